@@ -1,0 +1,64 @@
+/* Strict RFC 8259 JSON parser (the scalar reference) producing a small DOM in an arena.
+ * Used for input records, AWS JSON responses and manifests. Strings are validated as UTF-8
+ * and unescaped; numbers keep their source text. Nesting deeper than DL_JSON_MAX_DEPTH is
+ * rejected (no recursion blow-up on hostile input). */
+#ifndef DL_CORE_JSON_H
+#define DL_CORE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+#define DL_JSON_MAX_DEPTH 512
+
+enum dl_json_type {
+    DL_JSON_NULL,
+    DL_JSON_FALSE,
+    DL_JSON_TRUE,
+    DL_JSON_NUMBER,
+    DL_JSON_STRING,
+    DL_JSON_ARRAY,
+    DL_JSON_OBJECT,
+};
+
+struct dl_json {
+    enum dl_json_type type;
+    uint32_t n;             /* ARRAY/OBJECT: number of children */
+    struct dl_cursor str;   /* STRING: unescaped UTF-8 bytes (may contain NUL);
+                               NUMBER: the number's text exactly as in the input */
+    struct dl_cursor key;   /* member name (unescaped) when the parent is an OBJECT */
+    struct dl_json *child;  /* ARRAY/OBJECT: first child, in source order */
+    struct dl_json *next;   /* next sibling */
+    uint64_t offset;        /* byte offset of the value's first byte in the parsed input */
+};
+
+/* Parse one JSON value from p[0..len), skipping leading whitespace. Nodes and unescaped
+ * strings live in arena a (borrowed cursors may also point into p, so p must outlive the DOM).
+ * On success *out is the value and *consumed is the offset just past it (trailing whitespace
+ * is NOT consumed). On failure returns DL_ERR_PARSE (or DL_ERR_NOMEM/DL_ERR_TOO_LARGE when the
+ * arena is exhausted) and fills err with offset/line/column relative to p (line/column 1-based).
+ * Empty input (only whitespace) is DL_ERR_PARSE with msg "unexpected end of input". */
+enum dl_err dl_json_parse_value(struct dl_arena *a, const uint8_t *p, size_t len,
+                                size_t *consumed, struct dl_json **out, struct dl_pos_err *err);
+
+/* Parse a whole document: exactly one value, optionally surrounded by whitespace. */
+enum dl_err dl_json_parse_doc(struct dl_arena *a, const uint8_t *p, size_t len,
+                              struct dl_json **out, struct dl_pos_err *err);
+
+/* Member of an object by name, or NULL (the LAST member with that name, per "later wins"). */
+const struct dl_json *dl_json_get(const struct dl_json *obj, const char *name);
+/* Convenience: string member as a cursor; false if absent or not a string. */
+bool dl_json_get_str(const struct dl_json *obj, const char *name, struct dl_cursor *out);
+
+/* Compute line/column (1-based, column in bytes) of offset within p. */
+void dl_json_line_col(const uint8_t *p, size_t offset, uint64_t *line, uint64_t *col);
+
+/* Check that p[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+ * Returns true if valid, else false and *bad = offset of the first invalid byte. */
+bool dl_utf8_valid(const uint8_t *p, size_t len, size_t *bad);
+
+#endif
