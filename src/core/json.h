@@ -58,7 +58,20 @@ bool dl_json_get_str(const struct dl_json *obj, const char *name, struct dl_curs
 void dl_json_line_col(const uint8_t *p, size_t offset, uint64_t *line, uint64_t *col);
 
 /* Check that p[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
- * Returns true if valid, else false and *bad = offset of the first invalid byte. */
+ * Returns true if valid, else false and *bad = offset of the first invalid byte.
+ * (Precisely: the first byte of the first ill-formed sequence; for a bad lead byte such
+ * as 0xC0 or a stray continuation byte that is the byte itself. bad may be NULL.) */
 bool dl_utf8_valid(const uint8_t *p, size_t len, size_t *bad);
+
+/* --- additions (not in the first version of this header) --- */
+
+/* Write a short reason for the ill-formed UTF-8 sequence starting at p[bad] (as reported by
+ * dl_utf8_valid) into msg[0..n), NUL-terminated: "invalid UTF-8 byte 0xC0",
+ * "truncated UTF-8 sequence starting with byte 0xE2", "overlong UTF-8 sequence 0xE0 0x80",
+ * "UTF-8 encoded surrogate ...", "... above U+10FFFF". The JSON parser uses the same texts. */
+void dl_utf8_describe(const uint8_t *p, size_t len, size_t bad, char *msg, size_t n);
+
+/* Static name of a type for messages: "null", "boolean", "number", "string", "array", "object". */
+const char *dl_json_type_name(enum dl_json_type t);
 
 #endif

@@ -1,0 +1,713 @@
+#include "cli/run.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/source.h"
+#include "decode/decode.h"
+#include "pump/ddb.h"
+#include "pump/deadletter.h"
+#include "pump/pump.h"
+#include "s3/s3.h"
+
+#define MAX_LOGGED_REJECTS 20
+#define MAX_OBJECT_BYTES ((size_t)4 << 30)
+#define PREFETCH_BYTES ((uint64_t)512 << 20)
+
+/* One object to load, local or in S3, with its download state. */
+struct obj {
+    char *name;          /* "s3://bucket/key" or the local path: used in every message */
+    char *bucket;        /* S3 only */
+    char *key;           /* S3 only */
+    size_t key_len;
+    char *path;          /* local only */
+    uint64_t size;
+    struct dl_http_req *req; /* S3 download, from submit until decoded */
+    int state;           /* 0 waiting, 1 downloading, 2 downloaded */
+};
+
+struct loader {
+    const struct dl_args *a;
+    struct dl_aws_config cfg;
+    bool cfg_loaded;
+    struct dl_net *net;
+    struct dl_table_info table;
+    struct dl_key_schema cli_ks;   /* convert --key */
+    char *cli_ks_names;
+    struct dl_deadletter *dlq;
+    struct dl_pump *pump;
+    FILE *out;                     /* convert: items go here */
+    struct obj *objs;
+    size_t nobjs, aobjs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t logged_rejects;
+    uint64_t failed_objects;
+    uint64_t bytes;
+    struct dl_decode_stats st;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "1234567" -> "1,234,567" */
+static const char *commas(uint64_t v, char *buf, size_t n)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+/* ---------- listing ---------- */
+
+static struct obj *obj_add(struct loader *L)
+{
+    if (L->nobjs == L->aobjs) {
+        size_t na = L->aobjs ? L->aobjs * 2 : 64;
+        struct obj *n = realloc(L->objs, na * sizeof *n);
+        if (!n)
+            return NULL;
+        L->objs = n;
+        L->aobjs = na;
+    }
+    struct obj *o = &L->objs[L->nobjs++];
+    memset(o, 0, sizeof *o);
+    return o;
+}
+
+static void objs_free(struct loader *L)
+{
+    for (size_t i = 0; i < L->nobjs; i++) {
+        free(L->objs[i].name);
+        free(L->objs[i].bucket);
+        free(L->objs[i].key);
+        free(L->objs[i].path);
+        dl_http_req_destroy(L->objs[i].req);
+    }
+    free(L->objs);
+    L->objs = NULL;
+    L->nobjs = L->aobjs = 0;
+}
+
+static bool ensure_net(struct loader *L, char *err, size_t errlen)
+{
+    if (!L->cfg_loaded) {
+        if (dl_aws_config_load(&L->cfg, &L->a->aws, NULL, NULL, err, errlen))
+            return false;
+        L->cfg_loaded = true;
+    }
+    if (!L->net) {
+        struct dl_net_opts no;
+        dl_net_opts_default(&no);
+        no.max_transfers = L->a->transfers;
+        no.connect_timeout_ms = (long)(L->a->connect_timeout_s * 1000);
+        no.total_timeout_ms = (long)(L->a->timeout_s * 1000);
+        L->net = dl_net_new(&no);
+        if (!L->net) {
+            snprintf(err, errlen, "cannot start the network thread");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool list_sources(struct loader *L, char *err, size_t errlen)
+{
+    for (int i = 0; i < L->a->nsources; i++) {
+        struct dl_source src;
+        if (dl_source_parse(L->a->sources[i], &src, err, errlen))
+            return false;
+        bool ok = true;
+        if (src.kind == DL_SOURCE_S3) {
+            struct dl_s3_objects list = { 0 };
+            ok = ensure_net(L, err, errlen) &&
+                 dl_s3_list_all(L->net, &L->cfg, src.bucket, src.prefix, 1000, 0, &list, err, errlen) == DL_OK;
+            for (size_t k = 0; ok && k < list.count; k++) {
+                struct dl_s3_object *so = &list.items[k];
+                /* "folder" placeholder objects hold no data */
+                if (so->key_len && so->key[so->key_len - 1] == '/' && so->size == 0)
+                    continue;
+                struct obj *o = obj_add(L);
+                size_t nlen = strlen(src.bucket) + so->key_len + 7;
+                if (!o || !(o->name = malloc(nlen)) || !(o->bucket = strdup(src.bucket)) ||
+                    !(o->key = strndup(so->key, so->key_len))) {
+                    snprintf(err, errlen, "out of memory while listing");
+                    ok = false;
+                    break;
+                }
+                snprintf(o->name, nlen, "s3://%s/%s", src.bucket, o->key);
+                o->key_len = so->key_len;
+                o->size = so->size;
+            }
+            dl_s3_objects_free(&list);
+            if (ok && L->a->verbose)
+                dl_info("listed %s", L->a->sources[i]);
+        } else {
+            struct dl_source_list list = { 0 };
+            ok = dl_source_list_local(src.path, &list, err, errlen) == DL_OK;
+            for (size_t k = 0; ok && k < list.count; k++) {
+                struct obj *o = obj_add(L);
+                if (!o || !(o->name = strdup(list.items[k].path)) || !(o->path = strdup(list.items[k].path))) {
+                    snprintf(err, errlen, "out of memory while listing");
+                    ok = false;
+                    break;
+                }
+                o->size = list.items[k].size;
+            }
+            dl_source_list_free(&list);
+        }
+        dl_source_free(&src);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---------- downloads (prefetched on the network thread, consumed in order) ---------- */
+
+static void on_download(struct dl_http_req *r, void *ctx)
+{
+    struct loader *L = ctx;
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < L->nobjs; i++)
+        if (L->objs[i].req == r) {
+            L->objs[i].state = 2;
+            break;
+        }
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+}
+
+/* Start downloads ahead of object `cur`: at most --downloads at once, and no more than
+ * PREFETCH_BYTES ahead (the next object always starts, whatever its size). */
+static void prefetch(struct loader *L, size_t cur)
+{
+    int active = 0;
+    uint64_t ahead = 0;
+    for (size_t i = cur; i < L->nobjs; i++) {
+        struct obj *o = &L->objs[i];
+        if (!o->bucket)
+            continue;
+        if (o->state == 1 || o->state == 2) {
+            active++;
+            ahead += o->size;
+            continue;
+        }
+        if (active >= L->a->downloads || (i > cur && ahead + o->size > PREFETCH_BYTES))
+            break;
+        o->req = dl_http_req_new();
+        if (!o->req || dl_s3_get_prepare(o->req, &L->cfg, o->bucket, dl_cursor_of(o->key, o->key_len))) {
+            dl_http_req_destroy(o->req);
+            o->req = NULL;
+            break; /* out of memory: try again when something is freed */
+        }
+        o->req->resp.cap = MAX_OBJECT_BYTES;
+        o->req->done = on_download;
+        o->req->ctx = L;
+        o->state = 1;
+        active++;
+        ahead += o->size;
+        if (dl_net_submit(L->net, o->req) != DL_OK) {
+            o->req->result = DL_ERR_CANCELLED;
+            o->state = 2;
+        }
+    }
+}
+
+/* ---------- sinks ---------- */
+
+static void log_reject(struct loader *L, const char *reason)
+{
+    uint64_t n = __atomic_add_fetch(&L->logged_rejects, 1, __ATOMIC_RELAXED);
+    if (n <= MAX_LOGGED_REJECTS)
+        dl_warn("%s", reason);
+    else if (n == MAX_LOGGED_REJECTS + 1)
+        dl_warn("more rejected records: see the dead-letter file");
+}
+
+static enum dl_err sink_reject(void *ctx, const struct dl_origin *o, const char *reason, struct dl_cursor raw)
+{
+    struct loader *L = ctx;
+    log_reject(L, reason);
+    if (!L->dlq)
+        return DL_OK;
+    enum dl_err e = dl_deadletter_add(L->dlq, o, reason, dl_cursor_of(NULL, 0), raw);
+    if (e)
+        dl_error("%s", dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq) : "cannot write the dead-letter file");
+    return e;
+}
+
+static enum dl_err sink_skip(void *ctx, const struct dl_origin *o, const char *reason)
+{
+    struct loader *L = ctx;
+    char msg[1200];
+    snprintf(msg, sizeof msg, "skipped: %s", reason);
+    dl_error("%s", msg);
+    if (!L->dlq)
+        return DL_OK;
+    enum dl_err e = dl_deadletter_add(L->dlq, o, msg, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0));
+    if (e)
+        dl_error("%s", dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq) : "cannot write the dead-letter file");
+    return e;
+}
+
+static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct dl_origin *o)
+{
+    struct loader *L = ctx;
+    return dl_pump_submit(L->pump, DL_WRITE_PUT, it, o);
+}
+
+static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct dl_origin *o)
+{
+    struct loader *L = ctx;
+    if (fwrite(it->wire.data, 1, it->wire.len, L->out) != it->wire.len || fputc('\n', L->out) == EOF)
+        return DL_ERR_IO;
+    return DL_OK;
+}
+
+/* ---------- the object loop ---------- */
+
+/* Decode every object in order through sink. Returns false on a fatal error (message logged). */
+static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct dl_decode_sink *sink)
+{
+    struct dl_buf local;
+    dl_buf_init(&local, MAX_OBJECT_BYTES);
+    bool ok = true;
+    for (size_t i = 0; i < L->nobjs && ok; i++) {
+        struct obj *o = &L->objs[i];
+        struct dl_cursor bytes;
+        char err[1024];
+        if (o->bucket) {
+            pthread_mutex_lock(&L->mu);
+            prefetch(L, i);
+            while (o->state != 2)
+                pthread_cond_wait(&L->cv, &L->mu);
+            pthread_mutex_unlock(&L->mu);
+            enum dl_err e = dl_s3_error_message(o->req, o->bucket, o->key, err, sizeof err);
+            if (e == DL_ERR_CREDENTIALS) {
+                dl_error("%s", err);
+                ok = false;
+                break;
+            }
+            if (e) {
+                L->failed_objects++;
+                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                char msg[1200];
+                snprintf(msg, sizeof msg, "object could not be downloaded: %s", err);
+                dl_error("%s", msg);
+                if (L->dlq && dl_deadletter_add(L->dlq, &org, msg, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
+                    ok = false;
+                dl_http_req_destroy(o->req);
+                o->req = NULL;
+                continue;
+            }
+            bytes = dl_buf_cur(&o->req->resp);
+        } else {
+            dl_buf_reset(&local);
+            enum dl_err e = dl_buf_read_file(&local, o->path);
+            if (e) {
+                L->failed_objects++;
+                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                snprintf(err, sizeof err, "%s: cannot read the file: %s", o->name, dl_err_str(e));
+                dl_error("%s", err);
+                if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
+                    ok = false;
+                continue;
+            }
+            bytes = dl_buf_cur(&local);
+        }
+        L->bytes += bytes.len;
+        if (L->a->verbose)
+            dl_info("decoding %s (%zu bytes)", o->name, bytes.len);
+        enum dl_err e = dl_decode_object(dec, o->name, bytes, sink, &L->st);
+        if (e) {
+            const char *why = L->pump && dl_pump_error(L->pump) ? dl_pump_error(L->pump)
+                              : L->dlq && dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq)
+                              : e == DL_ERR_IO ? "cannot write the output" : dl_err_str(e);
+            dl_error("stopped while loading %s: %s", o->name, why);
+            ok = false;
+        }
+        if (o->req) {
+            dl_http_req_destroy(o->req);
+            o->req = NULL;
+        }
+    }
+    /* leave no download running behind us */
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < L->nobjs; i++)
+        while (L->objs[i].state == 1)
+            pthread_cond_wait(&L->cv, &L->mu);
+    pthread_mutex_unlock(&L->mu);
+    dl_buf_free(&local);
+    return ok;
+}
+
+static void loader_init(struct loader *L, const struct dl_args *a)
+{
+    memset(L, 0, sizeof *L);
+    L->a = a;
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->cv, NULL);
+}
+
+static void loader_free(struct loader *L)
+{
+    if (L->pump)
+        dl_pump_destroy(L->pump);
+    dl_net_destroy(L->net);
+    objs_free(L);
+    dl_table_info_free(&L->table);
+    free(L->cli_ks_names);
+    dl_deadletter_destroy(L->dlq);
+    if (L->cfg_loaded)
+        dl_aws_config_free(&L->cfg);
+    pthread_mutex_destroy(&L->mu);
+    pthread_cond_destroy(&L->cv);
+}
+
+static char *default_dead_letter(void)
+{
+    char name[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(name, sizeof name, "ddbload-dead-letter-%Y%m%d-%H%M%S.ndjson", &tm);
+    return strdup(name);
+}
+
+static void decode_opts(const struct loader *L, const struct dl_key_schema *ks, struct dl_decode_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = L->a->format;
+    o->ks = ks;
+    o->delimiter = L->a->delimiter;
+}
+
+int dl_cmd_run(const struct dl_args *a)
+{
+    struct loader L;
+    struct dl_decoder *dec = NULL;
+    char err[1024];
+    char *dlpath = NULL;
+    int status = 1;
+    double t0 = now_s();
+    loader_init(&L, a);
+    if (!ensure_net(&L, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (!list_sources(&L, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (L.nobjs == 0) {
+        dl_error("nothing to load: no objects under %s%s", a->sources[0], a->nsources > 1 ? " (or the other sources)" : "");
+        goto out;
+    }
+    dlpath = a->dead_letter ? strdup(a->dead_letter) : default_dead_letter();
+    L.dlq = dlpath ? dl_deadletter_new(dlpath) : NULL;
+    struct dl_pump_opts po;
+    dl_pump_opts_default(&po);
+    po.max_inflight = a->max_inflight;
+    po.max_attempts = a->max_attempts;
+    L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
+    struct dl_decode_opts dopt;
+    decode_opts(&L, &L.table.ks, &dopt);
+    dec = L.pump ? dl_decoder_new(&dopt) : NULL;
+    if (!dec) {
+        dl_error("out of memory");
+        goto out;
+    }
+    if (!a->quiet)
+        dl_info("loading %zu object%s into table '%s' (key %s%s%s)", L.nobjs, L.nobjs == 1 ? "" : "s", a->table,
+                L.table.ks.k[0].name, L.table.ks.n > 1 ? ", " : "", L.table.ks.n > 1 ? L.table.ks.k[1].name : "");
+    struct dl_decode_sink sink = { sink_pump, sink_reject, sink_skip, &L };
+    bool ok = load_objects(&L, dec, &sink);
+    enum dl_err pe = dl_pump_finish(L.pump);
+    if (pe && dl_pump_error(L.pump)) {
+        dl_error("%s", dl_pump_error(L.pump));
+        ok = false;
+    }
+    struct dl_pump_stats ps;
+    dl_pump_stats_get(L.pump, &ps);
+    uint64_t dead = dl_deadletter_count(L.dlq);
+    double dt = now_s() - t0;
+    char c1[32], c2[32], c3[32], c4[32];
+    if (!a->quiet || dead) {
+        dl_info("%s items written to '%s' from %zu objects (%s records, %.1f MB) in %.1f s (%.0f items/s)",
+                commas(ps.written, c1, sizeof c1), a->table, L.nobjs, commas(L.st.records, c2, sizeof c2),
+                (double)L.bytes / 1e6, dt, dt > 0 ? (double)ps.written / dt : 0.0);
+        if (ps.superseded)
+            dl_info("%s records replaced by a later record with the same key (the later one is in the table)",
+                    commas(ps.superseded, c3, sizeof c3));
+        if (ps.unprocessed || ps.throttled)
+            dl_info("%s items came back unprocessed and %" PRIu64 " requests were throttled; all were retried",
+                    commas(ps.unprocessed, c4, sizeof c4), ps.throttled);
+    }
+    if (dead)
+        dl_warn("%s record%s dead-lettered (%" PRIu64 " rejected while decoding, %" PRIu64
+                " not written, %" PRIu64 " objects or entries skipped): %s",
+                commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
+                L.st.skipped + L.failed_objects, dlpath);
+    status = !ok ? 1 : dead ? 2 : 0;
+out:
+    dl_decoder_destroy(dec);
+    loader_free(&L);
+    free(dlpath);
+    return status;
+}
+
+/* "pk[:S|N|B][,sk[:S|N|B]]" */
+static bool parse_key_spec(struct loader *L, const char *spec, char *err, size_t errlen)
+{
+    L->cli_ks_names = strdup(spec);
+    if (!L->cli_ks_names)
+        return false;
+    char *save = NULL;
+    int n = 0;
+    for (char *part = strtok_r(L->cli_ks_names, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+        if (n == 2) {
+            snprintf(err, errlen, "--key %s: at most a partition key and a sort key", spec);
+            return false;
+        }
+        char *colon = strrchr(part, ':');
+        char type = 'S';
+        if (colon) {
+            *colon = 0;
+            if (strlen(colon + 1) != 1 || !strchr("SNB", colon[1])) {
+                snprintf(err, errlen, "--key %s: type must be S, N or B", spec);
+                return false;
+            }
+            type = colon[1];
+        }
+        if (!*part) {
+            snprintf(err, errlen, "--key %s: empty attribute name", spec);
+            return false;
+        }
+        L->cli_ks.k[n].name = part;
+        L->cli_ks.k[n].name_len = strlen(part);
+        L->cli_ks.k[n].type = type;
+        n++;
+    }
+    L->cli_ks.n = n;
+    if (!n) {
+        snprintf(err, errlen, "--key: no attribute given");
+        return false;
+    }
+    return true;
+}
+
+int dl_cmd_convert(const struct dl_args *a)
+{
+    struct loader L;
+    struct dl_decoder *dec = NULL;
+    char err[1024];
+    int status = 1;
+    loader_init(&L, a);
+    L.out = stdout;
+    const struct dl_key_schema *ks = &L.cli_ks;
+    if (a->key_spec && !parse_key_spec(&L, a->key_spec, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (a->table) {
+        if (!ensure_net(&L, err, sizeof err) ||
+            dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
+            dl_error("%s", err);
+            goto out;
+        }
+        ks = &L.table.ks;
+    }
+    if (!list_sources(&L, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (a->dead_letter && !(L.dlq = dl_deadletter_new(a->dead_letter))) {
+        dl_error("out of memory");
+        goto out;
+    }
+    struct dl_decode_opts dopt;
+    decode_opts(&L, ks, &dopt);
+    dec = dl_decoder_new(&dopt);
+    if (!dec) {
+        dl_error("out of memory");
+        goto out;
+    }
+    struct dl_decode_sink sink = { sink_print, sink_reject, sink_skip, &L };
+    bool ok = load_objects(&L, dec, &sink);
+    if (fflush(stdout) != 0)
+        ok = false;
+    uint64_t bad = L.st.rejected + L.st.skipped + L.failed_objects;
+    if (!a->quiet)
+        dl_info("%" PRIu64 " items from %zu objects; %" PRIu64 " records rejected, %" PRIu64 " objects or entries skipped",
+                L.st.items, L.nobjs, L.st.rejected, L.st.skipped + L.failed_objects);
+    status = !ok ? 1 : bad ? 2 : 0;
+out:
+    dl_decoder_destroy(dec);
+    loader_free(&L);
+    return status;
+}
+
+/* ---------- replay ---------- */
+
+static const char *json_str_or(const struct dl_json *o, const char *name, char *buf, size_t n)
+{
+    struct dl_cursor c;
+    if (!dl_json_get_str(o, name, &c))
+        return NULL;
+    size_t k = c.len < n - 1 ? c.len : n - 1;
+    memcpy(buf, c.ptr, k);
+    buf[k] = 0;
+    return buf;
+}
+
+static uint64_t json_u64_or0(const struct dl_json *o, const char *name)
+{
+    const struct dl_json *v = dl_json_get(o, name);
+    return v && v->type == DL_JSON_NUMBER ? strtoull((const char *)v->str.ptr, NULL, 10) : 0;
+}
+
+int dl_cmd_replay(const struct dl_args *a)
+{
+    struct loader L;
+    char err[1024];
+    char *dlpath = NULL;
+    int status = 1;
+    struct dl_buf file;
+    struct dl_arena *arena = dl_arena_new(0, 0);
+    struct dl_item item;
+    uint64_t lines = 0, resent = 0, unreplayable = 0;
+    dl_buf_init(&file, MAX_OBJECT_BYTES);
+    dl_item_init(&item);
+    loader_init(&L, a);
+    const char *path = a->sources[0];
+    enum dl_err e = dl_buf_read_file(&file, path);
+    if (e) {
+        dl_error("%s: cannot read the dead-letter file: %s", path, dl_err_str(e));
+        goto out;
+    }
+    if (!arena || !ensure_net(&L, err, sizeof err)) {
+        dl_error("%s", arena ? err : "out of memory");
+        goto out;
+    }
+    if (dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    dlpath = a->dead_letter ? strdup(a->dead_letter) : default_dead_letter();
+    if (dlpath && !strcmp(dlpath, path)) {
+        dl_error("--dead-letter must differ from the file being replayed");
+        goto out;
+    }
+    L.dlq = dlpath ? dl_deadletter_new(dlpath) : NULL;
+    struct dl_pump_opts po;
+    dl_pump_opts_default(&po);
+    po.max_inflight = a->max_inflight;
+    po.max_attempts = a->max_attempts;
+    L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
+    if (!L.pump) {
+        dl_error("out of memory");
+        goto out;
+    }
+    bool ok = true;
+    const uint8_t *p = file.data, *end = file.data + file.len;
+    while (p < end && ok) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *le = nl ? nl : end;
+        struct dl_cursor line = dl_cursor_of(p, (size_t)(le - p));
+        p = nl ? nl + 1 : end;
+        if (line.len == 0)
+            continue;
+        lines++;
+        dl_arena_reset(arena);
+        struct dl_json *doc;
+        struct dl_pos_err pe;
+        struct dl_origin org = { path, NULL, 0, lines, 0 };
+        char source[1024], entry[1024], reason[1024], why[2400];
+        if (dl_json_parse_doc(arena, line.ptr, line.len, &doc, &pe) || doc->type != DL_JSON_OBJECT) {
+            snprintf(why, sizeof why, "%s line %" PRIu64 ": not a dead-letter record: %s", path, lines,
+                     pe.msg[0] ? pe.msg : "not a JSON object");
+            unreplayable++;
+            log_reject(&L, why);
+            ok = dl_deadletter_add(L.dlq, &org, why, dl_cursor_of(NULL, 0), line) == DL_OK;
+            continue;
+        }
+        org.source = json_str_or(doc, "source", source, sizeof source);
+        org.entry = json_str_or(doc, "entry", entry, sizeof entry);
+        org.record = json_u64_or0(doc, "record");
+        org.line = json_u64_or0(doc, "line");
+        org.column = json_u64_or0(doc, "column");
+        const char *orig = json_str_or(doc, "reason", reason, sizeof reason);
+        const struct dl_json *req = dl_json_get(doc, "request");
+        const struct dl_json *put = req ? dl_json_get(req, "PutRequest") : NULL;
+        const struct dl_json *del = req ? dl_json_get(req, "DeleteRequest") : NULL;
+        const struct dl_json *m = put ? dl_json_get(put, "Item") : del ? dl_json_get(del, "Key") : NULL;
+        if (!m) {
+            /* malformed input or a skipped object: nothing to resend, keep it with its reason */
+            unreplayable++;
+            struct dl_cursor raw = { 0 };
+            const struct dl_json *rv = dl_json_get(doc, "raw");
+            if (rv && rv->type == DL_JSON_STRING)
+                raw = rv->str;
+            snprintf(why, sizeof why, "not replayable (no write request): %s", orig ? orig : "no reason recorded");
+            ok = dl_deadletter_add(L.dlq, &org, why, dl_cursor_of(NULL, 0), raw) == DL_OK;
+            continue;
+        }
+        dl_pos_err_clear(&pe);
+        e = dl_item_from_ddb_json(&item, m, &L.table.ks, &pe);
+        if (e) {
+            snprintf(why, sizeof why, "%s line %" PRIu64 ": the write request does not fit table '%s': %s", path,
+                     lines, a->table, pe.msg);
+            log_reject(&L, why);
+            ok = dl_deadletter_add(L.dlq, &org, why, dl_cursor_of(NULL, 0), line) == DL_OK;
+            continue;
+        }
+        resent++;
+        e = dl_pump_submit(L.pump, del ? DL_WRITE_DELETE : DL_WRITE_PUT, &item, &org);
+        if (e) {
+            ok = false;
+            dl_error("stopped: %s", dl_pump_error(L.pump) ? dl_pump_error(L.pump) : dl_err_str(e));
+        }
+    }
+    if (dl_pump_finish(L.pump) && dl_pump_error(L.pump)) {
+        dl_error("%s", dl_pump_error(L.pump));
+        ok = false;
+    }
+    struct dl_pump_stats ps;
+    dl_pump_stats_get(L.pump, &ps);
+    uint64_t dead = dl_deadletter_count(L.dlq);
+    dl_info("replayed %s: %" PRIu64 " records, %" PRIu64 " resent, %" PRIu64 " written, %" PRIu64
+            " superseded by a later record for the same key, %" PRIu64 " failed again, %" PRIu64
+            " not replayable (no write request)",
+            path, lines, resent, ps.written, ps.superseded, dead - unreplayable, unreplayable);
+    if (dead)
+        dl_warn("%" PRIu64 " records are in the new dead-letter file %s", dead, dlpath);
+    status = !ok ? 1 : dead ? 2 : 0;
+out:
+    dl_item_free(&item);
+    dl_arena_destroy(arena);
+    dl_buf_free(&file);
+    loader_free(&L);
+    free(dlpath);
+    return status;
+}

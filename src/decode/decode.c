@@ -1,0 +1,508 @@
+#include "decode/decode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "core/arena.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "decode/csv.h"
+#include "decode/jsonrec.h"
+
+#define MAX_NESTING 4 /* zip in gzip in zip ... deeper than this is refused */
+
+struct dl_decoder {
+    struct dl_decode_opts o;
+    struct dl_arena *arena;
+    struct dl_item item;
+};
+
+/* Where we are: the object and, inside a zip, the entry. */
+struct place {
+    const char *source;
+    const char *entry;
+};
+
+struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o)
+{
+    struct dl_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->o = *o;
+    if (!d->o.max_expanded)
+        d->o.max_expanded = (uint64_t)4 << 30;
+    d->arena = dl_arena_new(0, (size_t)512 << 20);
+    if (!d->arena) {
+        free(d);
+        return NULL;
+    }
+    dl_item_init(&d->item);
+    return d;
+}
+
+void dl_decoder_destroy(struct dl_decoder *d)
+{
+    if (!d)
+        return;
+    dl_arena_destroy(d->arena);
+    dl_item_free(&d->item);
+    free(d);
+}
+
+/* "s3://b/k.zip entry data/x.csv line 3 column 7: " */
+static void where(char *out, size_t n, const struct place *pl, uint64_t line, uint64_t col)
+{
+    int k = snprintf(out, n, "%s", pl->source);
+    if (pl->entry && k >= 0 && (size_t)k < n)
+        k += snprintf(out + k, n - (size_t)k, " entry %s", pl->entry);
+    if (line && k >= 0 && (size_t)k < n)
+        k += snprintf(out + k, n - (size_t)k, " line %llu", (unsigned long long)line);
+    if (col && k >= 0 && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " column %llu", (unsigned long long)col);
+}
+
+static enum dl_err reject(const struct dl_decode_sink *sink, struct dl_decode_stats *st, const struct place *pl,
+                          uint64_t record, uint64_t line, uint64_t col, struct dl_cursor raw, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+static enum dl_err reject(const struct dl_decode_sink *sink, struct dl_decode_stats *st, const struct place *pl,
+                          uint64_t record, uint64_t line, uint64_t col, struct dl_cursor raw, const char *fmt, ...)
+{
+    char msg[1024], at[600];
+    where(at, sizeof at, pl, line, col);
+    int k = snprintf(msg, sizeof msg, "%s: ", at);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < sizeof msg)
+        vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+    va_end(ap);
+    struct dl_origin o = { pl->source, pl->entry, record, line, col };
+    st->records++;
+    st->rejected++;
+    return sink->reject(sink->ctx, &o, msg, raw);
+}
+
+static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stats *st, const struct place *pl,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stats *st, const struct place *pl,
+                        const char *fmt, ...)
+{
+    char msg[1024], at[600];
+    where(at, sizeof at, pl, 0, 0);
+    int k = snprintf(msg, sizeof msg, "%s: ", at);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < sizeof msg)
+        vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+    va_end(ap);
+    struct dl_origin o = { pl->source, pl->entry, 0, 0, 0 };
+    st->skipped++;
+    return sink->skip(sink->ctx, &o, msg);
+}
+
+static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
+                        const struct place *pl, uint64_t record, uint64_t line)
+{
+    struct dl_origin o = { pl->source, pl->entry, record, line, 0 };
+    st->records++;
+    st->items++;
+    return sink->item(sink->ctx, &d->item, &o);
+}
+
+/* ---------- CSV / TSV ---------- */
+
+static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes, char delim,
+                              const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    struct dl_csv_opts co = { .delim = (uint8_t)delim, .quote = '"', .check_utf8 = true };
+    struct dl_csv *r = NULL;
+    struct dl_cursor *names = NULL;
+    size_t nnames = 0;
+    struct dl_csv_row row;
+    struct dl_pos_err pe;
+    enum dl_err e = dl_csv_new(bytes.ptr, bytes.len, &co, &r);
+    if (e)
+        return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as CSV: %s", dl_err_str(e));
+    /* the header: the first record that reads cleanly names the attributes */
+    for (;;) {
+        dl_pos_err_clear(&pe);
+        e = dl_csv_next(r, &row, &pe);
+        if (e == DL_ERR_NOMEM)
+            goto out;
+        if (e) {
+            e = skip(sink, st, pl, "line %llu column %llu: cannot read the header row: %s",
+                     (unsigned long long)pe.line, (unsigned long long)pe.column, pe.msg);
+            goto out;
+        }
+        if (row.end) {
+            dl_info("%s%s%s: no records (empty CSV)", pl->source, pl->entry ? " entry " : "",
+                    pl->entry ? pl->entry : "");
+            goto out;
+        }
+        break;
+    }
+    nnames = row.nfields;
+    names = malloc(nnames * sizeof *names);
+    if (!names) {
+        e = DL_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(names, row.fields, nnames * sizeof *names);
+    /* header fields may point into reader scratch that the next call reuses: copy them */
+    size_t total = 0;
+    for (size_t i = 0; i < nnames; i++)
+        total += names[i].len;
+    char *store = malloc(total + 1);
+    if (!store) {
+        e = DL_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0, off = 0; i < nnames; i++) {
+        memcpy(store + off, names[i].ptr, names[i].len);
+        names[i].ptr = (const uint8_t *)store + off;
+        off += names[i].len;
+    }
+    for (size_t i = 0; i < nnames; i++) {
+        if (!names[i].len) {
+            e = skip(sink, st, pl, "line %llu: header column %zu has no name (every column needs an attribute name)",
+                     (unsigned long long)row.line, i + 1);
+            goto out_store;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (dl_cursor_eq(names[i], names[j])) {
+                e = skip(sink, st, pl, "line %llu: duplicate header name '%.*s' (columns %zu and %zu)",
+                         (unsigned long long)row.line, (int)names[i].len, (const char *)names[i].ptr, j + 1, i + 1);
+                goto out_store;
+            }
+    }
+    for (;;) {
+        dl_pos_err_clear(&pe);
+        e = dl_csv_next(r, &row, &pe);
+        if (e == DL_ERR_NOMEM)
+            goto out_store;
+        if (e) {
+            e = reject(sink, st, pl, row.record - 1, pe.line, pe.column, row.raw, "%s", pe.msg);
+            if (e)
+                goto out_store;
+            continue;
+        }
+        if (row.end)
+            break;
+        uint64_t rec = row.record - 1; /* data records are numbered from 1, after the header */
+        if (row.nfields != nnames) {
+            e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the header has %zu",
+                       row.nfields, row.nfields == 1 ? "" : "s", nnames);
+            if (e)
+                goto out_store;
+            continue;
+        }
+        dl_pos_err_clear(&pe);
+        e = dl_item_from_csv(&d->item, names, row.fields, nnames, d->o.ks, &pe);
+        if (e == DL_ERR_NOMEM)
+            goto out_store;
+        if (e) {
+            size_t f = pe.column;
+            if (f >= 1 && f <= nnames)
+                e = reject(sink, st, pl, rec, row.line, 0, row.raw, "field %zu ('%.*s'): %s", f,
+                           (int)names[f - 1].len, (const char *)names[f - 1].ptr, pe.msg);
+            else
+                e = reject(sink, st, pl, rec, row.line, 0, row.raw, "%s", pe.msg);
+        } else {
+            e = emit(d, sink, st, pl, rec, row.line);
+        }
+        if (e)
+            goto out_store;
+    }
+    e = DL_OK;
+out_store:
+    free(store);
+out:
+    free(names);
+    dl_csv_destroy(r);
+    return e;
+}
+
+/* ---------- JSON, NDJSON, DynamoDB JSON ---------- */
+
+static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes,
+                               enum dl_format fmt, const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    enum dl_jsonrec_mode mode = fmt == DL_FMT_NDJSON || fmt == DL_FMT_DDB_EXPORT ? DL_JSONREC_NDJSON
+                                : fmt == DL_FMT_JSON ? DL_JSONREC_JSON : DL_JSONREC_AUTO;
+    struct dl_jsonrec *r = NULL;
+    struct dl_jsonrec_out out;
+    struct dl_pos_err pe;
+    enum dl_err e = dl_jsonrec_new(bytes.ptr, bytes.len, mode, &r);
+    if (e)
+        return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
+    for (;;) {
+        dl_arena_reset(d->arena);
+        dl_pos_err_clear(&pe);
+        memset(&out, 0, sizeof out);
+        enum dl_jsonrec_status s = dl_jsonrec_next(r, d->arena, &out, &pe);
+        if (s == DL_JSONREC_END)
+            break;
+        if (s == DL_JSONREC_ERROR || s == DL_JSONREC_FATAL) {
+            if (pe.code == DL_ERR_NOMEM) {
+                e = DL_ERR_NOMEM;
+                goto out;
+            }
+            e = reject(sink, st, pl, out.record, pe.line, pe.column, out.raw, "%s", pe.msg);
+            if (e || s == DL_JSONREC_FATAL)
+                goto out;
+            continue;
+        }
+        const struct dl_json *v = out.value;
+        dl_pos_err_clear(&pe);
+        if (fmt == DL_FMT_DDB_EXPORT) {
+            const struct dl_json *inner = dl_json_get(v, "Item");
+            if (!inner || inner->type != DL_JSON_OBJECT) {
+                e = reject(sink, st, pl, out.record, out.line, 0, out.raw,
+                           "expected an export line {\"Item\":{...}}");
+                if (e)
+                    goto out;
+                continue;
+            }
+            v = inner;
+            e = dl_item_from_ddb_json(&d->item, v, d->o.ks, &pe);
+        } else if (fmt == DL_FMT_DDB_JSON) {
+            e = dl_item_from_ddb_json(&d->item, v, d->o.ks, &pe);
+        } else {
+            e = dl_item_from_json(&d->item, v, d->o.ks, &pe);
+        }
+        if (e == DL_ERR_NOMEM)
+            goto out;
+        if (e) {
+            uint64_t line = out.line, col = 0;
+            if (pe.offset)
+                dl_json_line_col(bytes.ptr, out.offset + pe.offset, &line, &col);
+            e = reject(sink, st, pl, out.record, line, col, out.raw, "%s", pe.msg);
+        } else {
+            e = emit(d, sink, st, pl, out.record, out.line);
+        }
+        if (e)
+            goto out;
+    }
+    e = DL_OK;
+out:
+    dl_jsonrec_destroy(r);
+    return e;
+}
+
+/* ---------- containers ---------- */
+
+static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, struct dl_cursor name,
+                                struct dl_cursor bytes, int depth, const struct dl_decode_sink *sink,
+                                struct dl_decode_stats *st);
+
+static enum dl_err gunzip(struct dl_cursor in, struct dl_buf *out, char *err, size_t errlen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 32) != Z_OK)
+        return DL_ERR_NOMEM;
+    enum dl_err e = DL_OK;
+    z.next_in = (Bytef *)in.ptr;
+    size_t left = in.len;
+    for (;;) {
+        if (z.avail_in == 0 && left) {
+            z.avail_in = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            left -= z.avail_in;
+        }
+        if ((e = dl_buf_reserve(out, 1 << 16))) {
+            snprintf(err, errlen, "expands past the %zu-byte limit", out->cap);
+            break;
+        }
+        z.next_out = out->data + out->len;
+        z.avail_out = (uInt)(out->alloc - out->len - 1);
+        int rc = inflate(&z, Z_NO_FLUSH);
+        out->len = (size_t)(z.next_out - out->data);
+        out->data[out->len] = 0;
+        if (rc == Z_STREAM_END) {
+            /* concatenated gzip members are one stream */
+            if (z.avail_in == 0 && left == 0)
+                break;
+            if (inflateReset(&z) != Z_OK) {
+                e = DL_ERR_PARSE;
+                snprintf(err, errlen, "corrupt gzip data");
+                break;
+            }
+            continue;
+        }
+        if (rc == Z_BUF_ERROR && z.avail_in == 0 && left == 0) {
+            e = DL_ERR_PARSE;
+            snprintf(err, errlen, "truncated gzip data");
+            break;
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            e = DL_ERR_PARSE;
+            snprintf(err, errlen, "corrupt gzip data: %s", z.msg ? z.msg : "inflate failed");
+            break;
+        }
+    }
+    inflateEnd(&z);
+    return e;
+}
+
+static enum dl_err unzstd(struct dl_cursor in, struct dl_buf *out, char *err, size_t errlen)
+{
+    ZSTD_DStream *z = ZSTD_createDStream();
+    if (!z)
+        return DL_ERR_NOMEM;
+    enum dl_err e = DL_OK;
+    ZSTD_inBuffer ib = { in.ptr, in.len, 0 };
+    size_t rc = 1;
+    while (ib.pos < ib.size || rc != 0) {
+        if ((e = dl_buf_reserve(out, 1 << 17))) {
+            snprintf(err, errlen, "expands past the %zu-byte limit", out->cap);
+            break;
+        }
+        ZSTD_outBuffer ob = { out->data + out->len, out->alloc - out->len - 1, 0 };
+        size_t before = ib.pos;
+        rc = ZSTD_decompressStream(z, &ob, &ib);
+        out->len += ob.pos;
+        out->data[out->len] = 0;
+        if (ZSTD_isError(rc)) {
+            e = DL_ERR_PARSE;
+            snprintf(err, errlen, "corrupt zstd data: %s", ZSTD_getErrorName(rc));
+            break;
+        }
+        if (ib.pos == ib.size && rc != 0 && ob.pos == 0 && before == ib.pos) {
+            e = DL_ERR_PARSE;
+            snprintf(err, errlen, "truncated zstd data");
+            break;
+        }
+    }
+    ZSTD_freeDStream(z);
+    return e;
+}
+
+static enum dl_err decode_compressed(struct dl_decoder *d, const struct place *pl, struct dl_cursor name,
+                                     struct dl_cursor bytes, enum dl_format kind, int depth,
+                                     const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    struct dl_buf out;
+    char err[256] = "";
+    dl_buf_init(&out, d->o.max_expanded);
+    enum dl_err e = kind == DL_FMT_GZIP ? gunzip(bytes, &out, err, sizeof err) : unzstd(bytes, &out, err, sizeof err);
+    if (e == DL_ERR_NOMEM)
+        goto out;
+    if (e) {
+        e = skip(sink, st, pl, "cannot decompress (%s): %s", dl_format_name(kind), err);
+        goto out;
+    }
+    e = decode_bytes(d, pl, dl_format_inner_name(name), dl_buf_cur(&out), depth + 1, sink, st);
+out:
+    dl_buf_free(&out);
+    return e;
+}
+
+static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes, int depth,
+                              const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    struct dl_zip *z = NULL;
+    char err[512];
+    struct dl_buf buf;
+    dl_buf_init(&buf, 0);
+    enum dl_err e = dl_zip_open_mem(bytes.ptr, bytes.len, &z, err, sizeof err);
+    if (e) {
+        e = e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot open the zip archive: %s", err);
+        goto out;
+    }
+    size_t n = dl_zip_count(z);
+    for (size_t i = 0; i < n; i++) {
+        struct dl_zip_entry ze;
+        if (dl_zip_entry(z, i, &ze))
+            continue;
+        /* entry names may be reused by the zip's own storage: keep a copy for the origins */
+        char *entry = strdup(ze.name);
+        if (!entry) {
+            e = DL_ERR_NOMEM;
+            goto out;
+        }
+        struct place inner = { pl->source, entry };
+        if (pl->entry) {
+            /* a zip inside a zip: name the path through both */
+            size_t len = strlen(pl->entry) + strlen(ze.name) + 2;
+            char *both = malloc(len);
+            if (!both) {
+                free(entry);
+                e = DL_ERR_NOMEM;
+                goto out;
+            }
+            snprintf(both, len, "%s/%s", pl->entry, ze.name);
+            free(entry);
+            entry = both;
+            inner.entry = entry;
+        }
+        if (ze.unsafe_name)
+            dl_warn("%s: zip entry '%s' has an unsafe path (absolute or '..'); it is only read, never extracted",
+                    pl->source, entry);
+        st->entries++;
+        e = dl_zip_read(z, i, &buf, &d->o.zip, err, sizeof err);
+        if (e == DL_ERR_NOMEM) {
+            free(entry);
+            goto out;
+        }
+        if (e)
+            e = skip(sink, st, &inner, "cannot read the zip entry: %s", err);
+        else
+            e = decode_bytes(d, &inner, dl_cursor_str(entry), dl_buf_cur(&buf), depth + 1, sink, st);
+        free(entry);
+        if (e)
+            goto out;
+    }
+    e = DL_OK;
+out:
+    dl_buf_free(&buf);
+    dl_zip_close(z);
+    return e;
+}
+
+static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, struct dl_cursor name,
+                                struct dl_cursor bytes, int depth, const struct dl_decode_sink *sink,
+                                struct dl_decode_stats *st)
+{
+    if (depth > MAX_NESTING)
+        return skip(sink, st, pl, "archives nested more than %d deep", MAX_NESTING);
+    if (bytes.len == 0) {
+        dl_info("%s%s%s: empty, nothing to load", pl->source, pl->entry ? " entry " : "", pl->entry ? pl->entry : "");
+        return DL_OK;
+    }
+    struct dl_cursor head = dl_cursor_of(bytes.ptr, bytes.len < 4096 ? bytes.len : 4096);
+    enum dl_format detected = dl_format_detect(name, head);
+    /* containers are recognised whatever --format says: --format names the data inside */
+    if (dl_format_is_container(detected)) {
+        if (detected == DL_FMT_ZIP)
+            return decode_zip(d, pl, bytes, depth, sink, st);
+        return decode_compressed(d, pl, name, bytes, detected, depth, sink, st);
+    }
+    enum dl_format fmt = d->o.format != DL_FMT_AUTO ? d->o.format : detected;
+    switch (fmt) {
+    case DL_FMT_CSV:
+        return decode_csv(d, pl, bytes, d->o.delimiter ? d->o.delimiter : ',', sink, st);
+    case DL_FMT_TSV:
+        return decode_csv(d, pl, bytes, d->o.delimiter ? d->o.delimiter : '\t', sink, st);
+    case DL_FMT_JSON:
+    case DL_FMT_NDJSON:
+    case DL_FMT_DDB_JSON:
+    case DL_FMT_DDB_EXPORT:
+        return decode_json(d, pl, bytes, fmt, sink, st);
+    case DL_FMT_JS:
+        return skip(sink, st, pl, "JavaScript item files are not supported by this version");
+    default:
+        return skip(sink, st, pl, "cannot tell the format from the name or the content (use --format)");
+    }
+}
+
+enum dl_err dl_decode_object(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
+                             const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    struct place pl = { source, NULL };
+    return decode_bytes(d, &pl, dl_cursor_str(source), bytes, 0, sink, st);
+}

@@ -1,0 +1,58 @@
+/* Decode one object (or file) into items: detect the format, unpack containers (zip, gzip,
+ * zstd), read records (CSV/TSV, JSON, NDJSON, DynamoDB JSON), map each to a DynamoDB item,
+ * and hand items and rejected records to a sink, in source order.
+ *
+ * A record that cannot become an item is rejected with a message that names the object
+ * (and zip entry), the line and the column, and its raw text; the rest of the object still
+ * decodes. An object (or zip entry) that cannot be read at all is reported once through
+ * sink->skip with its reason. */
+#ifndef DL_DECODE_DECODE_H
+#define DL_DECODE_DECODE_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "decode/format.h"
+#include "item/item.h"
+#include "pump/deadletter.h"
+#include "unpack/zip.h"
+
+struct dl_decode_opts {
+    enum dl_format format;             /* DL_FMT_AUTO: by name, then by content */
+    const struct dl_key_schema *ks;    /* key schema applied to items (n == 0: none) */
+    char delimiter;                    /* CSV field separator override (0 = by format) */
+    struct dl_zip_limits zip;          /* zip-bomb guards (zeros = defaults) */
+    uint64_t max_expanded;             /* cap for a decompressed .gz/.zst object (0 = 4 GiB) */
+};
+
+struct dl_decode_sink {
+    /* An item ready to write. Returning non-OK stops decoding of this object. */
+    enum dl_err (*item)(void *ctx, const struct dl_item *it, const struct dl_origin *o);
+    /* A record rejected: reason is a full message ("orders.csv line 3 column 7: ..."). */
+    enum dl_err (*reject)(void *ctx, const struct dl_origin *o, const char *reason, struct dl_cursor raw);
+    /* An object or zip entry that could not be decoded at all. */
+    enum dl_err (*skip)(void *ctx, const struct dl_origin *o, const char *reason);
+    void *ctx;
+};
+
+struct dl_decode_stats {
+    uint64_t records;   /* records seen (items + rejects) */
+    uint64_t items;     /* items handed to the sink */
+    uint64_t rejected;  /* records rejected */
+    uint64_t skipped;   /* objects/entries skipped */
+    uint64_t entries;   /* zip entries decoded */
+};
+
+struct dl_decoder;
+
+struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o);
+void dl_decoder_destroy(struct dl_decoder *d);
+
+/* Decode `bytes` of the object called `source` (used in messages and origins; its last path
+ * component also drives format detection). Statistics are added to st. Returns DL_OK when the
+ * object was processed (even if records were rejected or it was skipped), or the sink's error. */
+enum dl_err dl_decode_object(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
+                             const struct dl_decode_sink *sink, struct dl_decode_stats *st);
+
+#endif

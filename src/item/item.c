@@ -1,0 +1,1225 @@
+#include "item/item.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item/item_impl.h"
+#include "item/number.h"
+
+#define KEY_BUF_CAP ((size_t)1 << 20)
+
+/* One step of the path to a failing value: a map member name or a list/set index. */
+struct seg {
+    struct dl_cursor name;
+    size_t index;
+    bool is_index;
+};
+
+/* What was found for one key attribute, kept until the whole record is seen so the key
+ * comes out in key schema order whatever the source order. */
+struct keyval {
+    bool found;
+    bool seen_empty;        /* CSV: a cell for this key existed but was empty */
+    uint64_t empty_column;
+    struct dl_cursor raw;   /* S: the bytes; B: the bytes, or base64 text when b64; N: text as written */
+    bool b64;
+    char canon[DL_NUM_CANON_MAX]; /* N: canonical form */
+    size_t canon_len;
+};
+
+/* Encoder state for one record. Sizes are summed as values are seen; once the running
+ * size passes the limit, wire output stops (emit = false) but the walk goes on so the
+ * error can give the item's exact size and any other problem. */
+struct enc {
+    struct dl_item *it;
+    const struct dl_key_schema *ks;
+    bool emit;
+    size_t size;
+    struct keyval kv[2];
+    /* the error, composed into why at the end */
+    enum dl_err code;
+    bool value_err; /* reason is about a value: prefix "attribute '<path>': " */
+    bool path_top;  /* ...naming only the top-level attribute (the full path adds nothing) */
+    char reason[224];
+    uint64_t offset;
+    uint64_t column;
+    int nsegs;
+    struct seg segs[DL_ITEM_MAX_DEPTH + 4];
+};
+
+/* ---------------------------------------------------------------- errors */
+
+static enum dl_err vfail(struct enc *st, enum dl_err code, bool value_err, uint64_t offset,
+                         const char *fmt, va_list ap)
+{
+    st->code = code;
+    st->value_err = value_err;
+    st->path_top = false;
+    st->offset = offset;
+    st->nsegs = 0;
+    vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+    return code;
+}
+
+/* A problem with one value: the message gets the attribute path in front. */
+__attribute__((format(printf, 4, 5)))
+static enum dl_err fail_value(struct enc *st, enum dl_err code, uint64_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(st, code, true, offset, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* A problem with the record (keys, size, names): the message stands alone. */
+__attribute__((format(printf, 4, 5)))
+static enum dl_err fail_item(struct enc *st, enum dl_err code, uint64_t offset, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(st, code, false, offset, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static enum dl_err fail_depth(struct enc *st, const struct dl_json *v)
+{
+    fail_value(st, DL_ERR_INVALID, v->offset, "nesting deeper than %d levels", DL_ITEM_MAX_DEPTH);
+    st->path_top = true;
+    return DL_ERR_INVALID;
+}
+
+static enum dl_err buf_fail(struct enc *st, enum dl_err e)
+{
+    if (e == DL_ERR_TOO_LARGE)
+        return fail_item(st, e, 0, "the item's DynamoDB JSON form is larger than 16 MB");
+    return fail_item(st, e, 0, "out of memory");
+}
+
+static void push_seg_name(struct enc *st, struct dl_cursor name)
+{
+    if (st->nsegs < (int)(sizeof st->segs / sizeof st->segs[0])) {
+        struct seg s = { name, 0, false };
+        st->segs[st->nsegs++] = s;
+    }
+}
+
+static void push_seg_index(struct enc *st, size_t index)
+{
+    if (st->nsegs < (int)(sizeof st->segs / sizeof st->segs[0])) {
+        struct seg s = { { NULL, 0 }, index, true };
+        st->segs[st->nsegs++] = s;
+    }
+}
+
+/* Render the path outermost first: top.name[3].inner */
+static void render_path(const struct enc *st, char *dst, size_t cap)
+{
+    size_t len = 0;
+    dst[0] = 0;
+    int stop = st->path_top ? st->nsegs - 1 : 0;
+    for (int i = st->nsegs - 1; i >= stop; i--) {
+        char piece[DL_ITEM_QUOTE_MAX + 32];
+        if (st->segs[i].is_index) {
+            snprintf(piece, sizeof piece, "[%zu]", st->segs[i].index);
+        } else {
+            char q[DL_ITEM_QUOTE_MAX + 8];
+            dl_item_quote(q, sizeof q, st->segs[i].name, DL_ITEM_QUOTE_MAX);
+            snprintf(piece, sizeof piece, "%s%s", i == st->nsegs - 1 ? "" : ".", q);
+        }
+        size_t pl = strlen(piece);
+        if (len + pl + 4 > cap) {
+            memcpy(dst + len, "...", 4);
+            return;
+        }
+        memcpy(dst + len, piece, pl + 1);
+        len += pl;
+    }
+}
+
+/* Drop a UTF-8 sequence cut short at the end of s (vsnprintf truncates bytewise). */
+static void trim_utf8_tail(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = n;
+    while (i > 0 && ((uint8_t)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
+        i--;
+    if (i == 0)
+        return;
+    uint8_t lead = (uint8_t)s[i - 1];
+    size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (want > 1 && n - (i - 1) < want)
+        s[i - 1] = 0;
+}
+
+static enum dl_err report(struct enc *st, enum dl_err e, struct dl_pos_err *why)
+{
+    if (!why)
+        return e;
+    if (st->code != e) /* an error no helper described */
+        fail_item(st, e, st->offset, "%s", dl_err_str(e));
+    if (st->value_err && st->nsegs > 0) {
+        char path[160];
+        render_path(st, path, sizeof path);
+        dl_pos_err_set(why, e, st->offset, 0, st->column, "attribute '%s': %s", path, st->reason);
+    } else {
+        dl_pos_err_set(why, e, st->offset, 0, st->column, "%s", st->reason);
+    }
+    trim_utf8_tail(why->msg);
+    return e;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void grow(struct enc *st, size_t n)
+{
+    st->size += n;
+    if (st->size > DL_ITEM_MAX_SIZE)
+        st->emit = false;
+}
+
+static enum dl_err put(struct enc *st, const void *p, size_t n)
+{
+    if (!st->emit)
+        return DL_OK;
+    enum dl_err e = dl_buf_append(&st->it->wire, p, n);
+    return e ? buf_fail(st, e) : DL_OK;
+}
+
+static enum dl_err put_s(struct enc *st, const char *s)
+{
+    return put(st, s, strlen(s));
+}
+
+static enum dl_err put_json_str(struct enc *st, struct dl_cursor c)
+{
+    if (!st->emit)
+        return DL_OK;
+    enum dl_err e = dl_buf_append_json_str(&st->it->wire, c.ptr, c.len);
+    return e ? buf_fail(st, e) : DL_OK;
+}
+
+static enum dl_err put_b64(struct enc *st, const void *p, size_t n)
+{
+    if (!st->emit)
+        return DL_OK;
+    struct dl_buf *w = &st->it->wire;
+    enum dl_err e = dl_buf_append_byte(w, '"');
+    if (!e)
+        e = dl_buf_append_base64(w, p, n);
+    if (!e)
+        e = dl_buf_append_byte(w, '"');
+    return e ? buf_fail(st, e) : DL_OK;
+}
+
+/* ---------------------------------------------------------------- duplicate names */
+
+struct name_ref {
+    const uint8_t *p;
+    size_t len;
+    size_t idx;
+};
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+    const struct name_ref *x = a, *y = b;
+    size_t m = x->len < y->len ? x->len : y->len;
+    int c = m ? memcmp(x->p, y->p, m) : 0;
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Push n flag bytes on the scratch stack and return their offset in *off, plus room for
+ * n name_refs just past them (not counted in len: valid until the next append). */
+static enum dl_err dup_begin(struct enc *st, size_t n, size_t *off, struct name_ref **refs)
+{
+    struct dl_buf *s = &st->it->scratch;
+    size_t need = n + 16 + n * sizeof(struct name_ref);
+    enum dl_err e = dl_buf_reserve(s, need);
+    if (e)
+        return buf_fail(st, e == DL_ERR_TOO_LARGE ? DL_ERR_NOMEM : e);
+    *off = s->len;
+    memset(s->data + s->len, 0, n);
+    s->len += n;
+    uintptr_t at = (uintptr_t)(s->data + s->len);
+    at = (at + 15) & ~(uintptr_t)15;
+    *refs = (struct name_ref *)at;
+    return DL_OK;
+}
+
+/* Sort refs[0..m) and flag every member that a later member with the same name supersedes. */
+static void dup_mark(struct enc *st, size_t off, struct name_ref *refs, size_t m)
+{
+    uint8_t *flags = st->it->scratch.data + off;
+    if (m < 2)
+        return;
+    if (m <= 16) { /* typical records: comparing pairs beats sorting */
+        for (size_t i = 0; i + 1 < m; i++)
+            for (size_t j = i + 1; j < m; j++)
+                if (refs[i].len == refs[j].len &&
+                    (refs[i].len == 0 || memcmp(refs[i].p, refs[j].p, refs[i].len) == 0)) {
+                    flags[refs[i].idx] = 1; /* refs are in source order: j is later */
+                    break;
+                }
+        return;
+    }
+    qsort(refs, m, sizeof *refs, cmp_name_ref);
+    for (size_t i = 0; i + 1 < m; i++) {
+        if (refs[i].len == refs[i + 1].len &&
+            (refs[i].len == 0 || memcmp(refs[i].p, refs[i + 1].p, refs[i].len) == 0))
+            flags[refs[i].idx] = 1; /* sorted by index within a name: i+1 is later */
+    }
+}
+
+static enum dl_err dup_flags_json(struct enc *st, const struct dl_json *obj, size_t *off)
+{
+    struct name_ref *refs;
+    enum dl_err e = dup_begin(st, obj->n, off, &refs);
+    if (e)
+        return e;
+    size_t m = 0;
+    for (const struct dl_json *c = obj->child; c && m < obj->n; c = c->next, m++) {
+        refs[m].p = c->key.ptr;
+        refs[m].len = c->key.len;
+        refs[m].idx = m;
+    }
+    dup_mark(st, *off, refs, m);
+    return DL_OK;
+}
+
+static bool superseded(const struct enc *st, size_t off, size_t i)
+{
+    return st->it->scratch.data[off + i] != 0;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static int key_index(const struct dl_key_schema *ks, struct dl_cursor name)
+{
+    for (int k = 0; ks && k < ks->n; k++) {
+        if (ks->k[k].name_len == name.len &&
+            (name.len == 0 || memcmp(ks->k[k].name, name.ptr, name.len) == 0))
+            return k;
+    }
+    return -1;
+}
+
+static const char *key_role(int k)
+{
+    return k == 0 ? "partition key" : "sort key";
+}
+
+static const char *type_desc(char t)
+{
+    switch (t) {
+    case 'S': return "a string (S)";
+    case 'N': return "a number (N)";
+    case 'B': return "binary (B)";
+    }
+    return "of an unknown type";
+}
+
+static void key_name(const struct dl_key_schema *ks, int k, char *dst, size_t cap)
+{
+    dl_item_quote(dst, cap, dl_cursor_of(ks->k[k].name, ks->k[k].name_len), DL_ITEM_QUOTE_MAX);
+}
+
+static enum dl_err key_empty(struct enc *st, int k, uint64_t off)
+{
+    char kn[DL_ITEM_QUOTE_MAX + 8];
+    key_name(st->ks, k, kn, sizeof kn);
+    return fail_item(st, DL_ERR_INVALID, off, "%s '%s' is empty", key_role(k), kn);
+}
+
+static enum dl_err key_too_big(struct enc *st, int k, size_t len, uint64_t off)
+{
+    char kn[DL_ITEM_QUOTE_MAX + 8], a[32], b[32];
+    key_name(st->ks, k, kn, sizeof kn);
+    return fail_item(st, DL_ERR_TOO_LARGE, off, "%s '%s' is %s bytes; limit %s", key_role(k), kn,
+                     dl_item_thousands(len, a),
+                     dl_item_thousands(k == 0 ? DL_KEY_HASH_MAX : DL_KEY_RANGE_MAX, b));
+}
+
+static enum dl_err check_key_len(struct enc *st, int k, size_t len, uint64_t off)
+{
+    if (len == 0)
+        return key_empty(st, k, off);
+    if (len > (k == 0 ? DL_KEY_HASH_MAX : DL_KEY_RANGE_MAX))
+        return key_too_big(st, k, len, off);
+    return DL_OK;
+}
+
+static bool has_digit(struct dl_cursor c)
+{
+    for (size_t i = 0; i < c.len; i++)
+        if (c.ptr[i] >= '0' && c.ptr[i] <= '9')
+            return true;
+    return false;
+}
+
+/* A key from text: a JSON string or number, a DynamoDB JSON S/N, or a CSV cell. from_number
+ * says the text is meant as a number (a JSON number or an N value): an invalid one is then
+ * reported as a bad number rather than as "a string where a number was wanted". */
+static enum dl_err key_from_text(struct enc *st, int k, struct dl_cursor text, bool from_number,
+                                 uint64_t off)
+{
+    struct keyval *kv = &st->kv[k];
+    char type = st->ks->k[k].type;
+    char kn[DL_ITEM_QUOTE_MAX + 8];
+    enum dl_err e = DL_OK;
+    key_name(st->ks, k, kn, sizeof kn);
+    if (type == 'N') {
+        if (text.len == 0)
+            return key_empty(st, k, off);
+        struct dl_num_info ni;
+        char why[200];
+        if (dl_num_check(text, &ni, why, sizeof why) != DL_OK) {
+            if (from_number || ni.sig_digits > 0)
+                return fail_item(st, DL_ERR_INVALID, off, "key '%s': %s", kn, why);
+            if (!has_digit(text)) {
+                char q[DL_ITEM_QUOTE_MAX + 8];
+                dl_item_quote(q, sizeof q, text, DL_ITEM_QUOTE_MAX);
+                return fail_item(st, DL_ERR_INVALID, off,
+                                 "key '%s' must be a number (N) but is the string '%s'", kn, q);
+            }
+            return fail_item(st, DL_ERR_INVALID, off, "key '%s' must be a number (N) but %s", kn, why);
+        }
+        kv->canon_len = dl_num_format_canonical(&ni, kv->canon);
+        grow(st, dl_num_size(&ni));
+        if ((e = put_s(st, "{\"N\":")) || (e = put_json_str(st, text)) || (e = put_s(st, "}")))
+            return e;
+    } else if (type == 'S' || type == 'B') {
+        if ((e = check_key_len(st, k, text.len, off)))
+            return e;
+        grow(st, text.len);
+        if (type == 'S')
+            e = put_s(st, "{\"S\":");
+        else
+            e = put_s(st, "{\"B\":");
+        if (!e)
+            e = type == 'S' ? put_json_str(st, text) : put_b64(st, text.ptr, text.len);
+        if (!e)
+            e = put_s(st, "}");
+        if (e)
+            return e;
+    } else {
+        return fail_item(st, DL_ERR_INVALID, off, "key '%s' has an unsupported type '%c' in the key schema",
+                         kn, type);
+    }
+    kv->found = true;
+    kv->raw = text;
+    kv->b64 = false;
+    return DL_OK;
+}
+
+static void append_key_part(struct dl_buf *key, char type, const void *p, size_t len, enum dl_err *e)
+{
+    uint8_t hdr[5] = { (uint8_t)type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                       (uint8_t)len };
+    if (!*e)
+        *e = dl_buf_append(key, hdr, 5);
+    if (!*e)
+        *e = dl_buf_append(key, p, len);
+}
+
+/* After the whole record: every key attribute must be there; build key and key_wire. */
+static enum dl_err finish_keys(struct enc *st, uint64_t off)
+{
+    const struct dl_key_schema *ks = st->ks;
+    struct dl_item *it = st->it;
+    enum dl_err e = DL_OK;
+    for (int k = 0; ks && k < ks->n; k++) {
+        if (!st->kv[k].found) {
+            char kn[DL_ITEM_QUOTE_MAX + 8];
+            key_name(ks, k, kn, sizeof kn);
+            if (st->kv[k].seen_empty) {
+                st->column = st->kv[k].empty_column;
+                return key_empty(st, k, off);
+            }
+            return fail_item(st, DL_ERR_INVALID, off, "missing %s '%s'", key_role(k), kn);
+        }
+    }
+    if (!ks || ks->n == 0)
+        return DL_OK;
+    e = dl_buf_append_byte(&it->key_wire, '{');
+    for (int k = 0; !e && k < ks->n; k++) {
+        struct keyval *kv = &st->kv[k];
+        char t = ks->k[k].type;
+        if (k > 0)
+            e = dl_buf_append_byte(&it->key_wire, ',');
+        if (!e)
+            e = dl_buf_append_json_str(&it->key_wire, ks->k[k].name, ks->k[k].name_len);
+        if (!e)
+            e = dl_buf_printf(&it->key_wire, ":{\"%c\":", t);
+        if (e)
+            break;
+        if (t == 'N') {
+            append_key_part(&it->key, t, kv->canon, kv->canon_len, &e);
+            if (!e)
+                e = dl_buf_append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
+        } else if (t == 'S') {
+            append_key_part(&it->key, t, kv->raw.ptr, kv->raw.len, &e);
+            if (!e)
+                e = dl_buf_append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
+        } else {
+            /* B: decode base64 text straight into key, then encode from there */
+            size_t hdr_at = it->key.len;
+            append_key_part(&it->key, t, "", 0, &e);
+            size_t at = it->key.len;
+            if (!e && kv->b64) {
+                e = dl_base64_decode(kv->raw, &it->key);
+            } else if (!e) {
+                e = dl_buf_append(&it->key, kv->raw.ptr, kv->raw.len);
+            }
+            if (e)
+                break;
+            size_t len = it->key.len - at;
+            it->key.data[hdr_at + 1] = (uint8_t)(len >> 24);
+            it->key.data[hdr_at + 2] = (uint8_t)(len >> 16);
+            it->key.data[hdr_at + 3] = (uint8_t)(len >> 8);
+            it->key.data[hdr_at + 4] = (uint8_t)len;
+            e = dl_buf_append_byte(&it->key_wire, '"');
+            if (!e)
+                e = dl_buf_append_base64(&it->key_wire, it->key.data + at, len);
+            if (!e)
+                e = dl_buf_append_byte(&it->key_wire, '"');
+        }
+        if (!e)
+            e = dl_buf_append_byte(&it->key_wire, '}');
+    }
+    if (!e)
+        e = dl_buf_append_byte(&it->key_wire, '}');
+    return e ? buf_fail(st, e == DL_ERR_PARSE ? DL_ERR_NOMEM : e) : DL_OK;
+}
+
+/* ---------------------------------------------------------------- plain JSON */
+
+static const char *json_desc(const struct dl_json *v, char *buf, size_t cap)
+{
+    char q[DL_ITEM_QUOTE_MAX + 8];
+    switch (v->type) {
+    case DL_JSON_NULL: return "null";
+    case DL_JSON_TRUE: return "a boolean (true)";
+    case DL_JSON_FALSE: return "a boolean (false)";
+    case DL_JSON_ARRAY: return "a list";
+    case DL_JSON_OBJECT: return "a map";
+    case DL_JSON_NUMBER:
+        dl_item_quote(q, sizeof q, v->str, DL_ITEM_QUOTE_MAX);
+        snprintf(buf, cap, "the number %s", q);
+        return buf;
+    case DL_JSON_STRING:
+        dl_item_quote(q, sizeof q, v->str, DL_ITEM_QUOTE_MAX);
+        snprintf(buf, cap, "the string '%s'", q);
+        return buf;
+    }
+    return "unknown";
+}
+
+static enum dl_err json_key(struct enc *st, int k, const struct dl_json *v)
+{
+    char t = st->ks->k[k].type;
+    if (v->type == DL_JSON_STRING)
+        return key_from_text(st, k, v->str, false, v->offset);
+    if (v->type == DL_JSON_NUMBER && (t == 'S' || t == 'N'))
+        return key_from_text(st, k, v->str, true, v->offset);
+    char kn[DL_ITEM_QUOTE_MAX + 8], d[DL_ITEM_QUOTE_MAX + 32];
+    key_name(st->ks, k, kn, sizeof kn);
+    return fail_item(st, DL_ERR_INVALID, v->offset, "key '%s' must be %s but is %s", kn, type_desc(t),
+                     json_desc(v, d, sizeof d));
+}
+
+static enum dl_err check_nested_name(struct enc *st, const struct dl_json *c)
+{
+    if (c->key.len > DL_ATTR_NAME_MAX) {
+        char a[32];
+        return fail_value(st, DL_ERR_INVALID, c->offset, "a map member name is %s bytes; limit 65,535",
+                          dl_item_thousands(c->key.len, a));
+    }
+    return DL_OK;
+}
+
+static enum dl_err json_value(struct enc *st, const struct dl_json *v, int level)
+{
+    enum dl_err e = DL_OK;
+    if (level > DL_ITEM_MAX_DEPTH)
+        return fail_depth(st, v);
+    switch (v->type) {
+    case DL_JSON_STRING:
+        grow(st, v->str.len);
+        if ((e = put_s(st, "{\"S\":")) || (e = put_json_str(st, v->str)) || (e = put_s(st, "}")))
+            return e;
+        return DL_OK;
+    case DL_JSON_NUMBER: {
+        struct dl_num_info ni;
+        char why[200];
+        if (dl_num_check(v->str, &ni, why, sizeof why) != DL_OK)
+            return fail_value(st, DL_ERR_INVALID, v->offset, "%s", why);
+        grow(st, dl_num_size(&ni));
+        if ((e = put_s(st, "{\"N\":")) || (e = put_json_str(st, v->str)) || (e = put_s(st, "}")))
+            return e;
+        return DL_OK;
+    }
+    case DL_JSON_TRUE:
+    case DL_JSON_FALSE:
+        grow(st, 1);
+        return put_s(st, v->type == DL_JSON_TRUE ? "{\"BOOL\":true}" : "{\"BOOL\":false}");
+    case DL_JSON_NULL:
+        grow(st, 1);
+        return put_s(st, "{\"NULL\":true}");
+    case DL_JSON_ARRAY: {
+        grow(st, 3);
+        if ((e = put_s(st, "{\"L\":[")))
+            return e;
+        size_t i = 0;
+        for (const struct dl_json *c = v->child; c; c = c->next, i++) {
+            grow(st, 1);
+            if (i > 0 && (e = put_s(st, ",")))
+                return e;
+            if ((e = json_value(st, c, level + 1))) {
+                push_seg_index(st, i);
+                return e;
+            }
+        }
+        return put_s(st, "]}");
+    }
+    case DL_JSON_OBJECT: {
+        grow(st, 3);
+        size_t off;
+        if ((e = put_s(st, "{\"M\":{")) || (e = dup_flags_json(st, v, &off)))
+            return e;
+        size_t i = 0;
+        bool first = true;
+        for (const struct dl_json *c = v->child; c; c = c->next, i++) {
+            if (superseded(st, off, i))
+                continue;
+            if ((e = check_nested_name(st, c)))
+                return e;
+            grow(st, 1 + c->key.len);
+            if (!first && (e = put_s(st, ",")))
+                return e;
+            first = false;
+            if ((e = put_json_str(st, c->key)) || (e = put_s(st, ":")))
+                return e;
+            if ((e = json_value(st, c, level + 1))) {
+                push_seg_name(st, c->key);
+                return e;
+            }
+        }
+        st->it->scratch.len = off;
+        return put_s(st, "}}");
+    }
+    }
+    return fail_value(st, DL_ERR_INVALID, v->offset, "unknown JSON value type");
+}
+
+/* ---------------------------------------------------------------- DynamoDB JSON */
+
+enum ddb_type { T_S, T_N, T_B, T_BOOL, T_NULL, T_SS, T_NS, T_BS, T_L, T_M, T_UNKNOWN };
+
+static const char *const ddb_names[] = { "S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M" };
+
+static enum ddb_type ddb_type_of(struct dl_cursor k)
+{
+    for (int t = 0; t < T_UNKNOWN; t++)
+        if (dl_cursor_eq_str(k, ddb_names[t]))
+            return (enum ddb_type)t;
+    return T_UNKNOWN;
+}
+
+static const char *ddb_desc(enum ddb_type t)
+{
+    static const char *const d[] = { "a string (S)", "a number (N)", "binary (B)", "a boolean (BOOL)",
+                                     "null (NULL)", "a string set (SS)", "a number set (NS)",
+                                     "a binary set (BS)", "a list (L)", "a map (M)" };
+    return t < T_UNKNOWN ? d[t] : "unknown";
+}
+
+static const char *json_type_name(const struct dl_json *v)
+{
+    switch (v->type) {
+    case DL_JSON_NULL: return "null";
+    case DL_JSON_TRUE:
+    case DL_JSON_FALSE: return "a boolean";
+    case DL_JSON_NUMBER: return "a number";
+    case DL_JSON_STRING: return "a string";
+    case DL_JSON_ARRAY: return "an array";
+    case DL_JSON_OBJECT: return "an object";
+    }
+    return "unknown";
+}
+
+/* Check the {"T": payload} wrapper; on success *type and *payload are set. */
+static enum dl_err ddb_unwrap(struct enc *st, const struct dl_json *v, enum ddb_type *type,
+                              const struct dl_json **payload)
+{
+    if (v->type != DL_JSON_OBJECT)
+        return fail_value(st, DL_ERR_INVALID, v->offset,
+                          "value must be a DynamoDB JSON object such as {\"S\":\"...\"}, not %s",
+                          json_type_name(v));
+    if (v->n == 0)
+        return fail_value(st, DL_ERR_INVALID, v->offset,
+                          "value has no type (expected one of S, N, B, BOOL, NULL, SS, NS, BS, L, M)");
+    if (v->n != 1)
+        return fail_value(st, DL_ERR_INVALID, v->offset, "value has %u type keys; exactly one is allowed",
+                          (unsigned)v->n);
+    const struct dl_json *c = v->child;
+    *type = ddb_type_of(c->key);
+    if (*type == T_UNKNOWN) {
+        char q[DL_ITEM_QUOTE_MAX + 8];
+        dl_item_quote(q, sizeof q, c->key, DL_ITEM_QUOTE_MAX);
+        return fail_value(st, DL_ERR_INVALID, c->offset,
+                          "unknown type '%s' (expected one of S, N, B, BOOL, NULL, SS, NS, BS, L, M)", q);
+    }
+    static const enum dl_json_type want[] = { DL_JSON_STRING, DL_JSON_STRING, DL_JSON_STRING,
+                                              DL_JSON_TRUE, DL_JSON_TRUE, DL_JSON_ARRAY,
+                                              DL_JSON_ARRAY, DL_JSON_ARRAY, DL_JSON_ARRAY,
+                                              DL_JSON_OBJECT };
+    enum dl_json_type got = c->type == DL_JSON_FALSE ? DL_JSON_TRUE : c->type;
+    if (got != want[*type]) {
+        static const char *const wname[] = { "a string", "a string", "a base64 string", "true or false",
+                                             "true", "an array of strings", "an array of number strings",
+                                             "an array of base64 strings", "an array", "an object" };
+        return fail_value(st, DL_ERR_INVALID, c->offset, "%s value must be %s, not %s", ddb_names[*type],
+                          wname[*type], json_type_name(c));
+    }
+    if (*type == T_NULL && c->type != DL_JSON_TRUE)
+        return fail_value(st, DL_ERR_INVALID, c->offset, "NULL value must be true");
+    *payload = c;
+    return DL_OK;
+}
+
+/* Decode base64 onto the scratch stack; the bytes are at *at, *len long (until the next append). */
+static enum dl_err b64_scratch(struct enc *st, const struct dl_json *s, const char *what, size_t *at,
+                               size_t *len)
+{
+    struct dl_buf *sc = &st->it->scratch;
+    *at = sc->len;
+    enum dl_err e = dl_base64_decode(s->str, sc);
+    if (e == DL_ERR_PARSE) {
+        sc->len = *at;
+        char q[DL_ITEM_QUOTE_MAX + 8];
+        dl_item_quote(q, sizeof q, s->str, DL_ITEM_QUOTE_MAX);
+        return fail_value(st, DL_ERR_INVALID, s->offset, "%s value '%s' is not valid base64", what, q);
+    }
+    if (e)
+        return buf_fail(st, e == DL_ERR_TOO_LARGE ? DL_ERR_NOMEM : e);
+    *len = sc->len - *at;
+    return DL_OK;
+}
+
+/* Set element representations for duplicate detection, stacked as [size_t len][bytes]. */
+static enum dl_err set_elem_push(struct enc *st, const void *p, size_t len)
+{
+    struct dl_buf *sc = &st->it->scratch;
+    enum dl_err e = dl_buf_append(sc, &len, sizeof len);
+    if (!e)
+        e = dl_buf_append(sc, p, len);
+    return e ? buf_fail(st, e == DL_ERR_TOO_LARGE ? DL_ERR_NOMEM : e) : DL_OK;
+}
+
+static enum dl_err ddb_set(struct enc *st, enum ddb_type t, const struct dl_json *arr)
+{
+    enum dl_err e = DL_OK;
+    struct dl_buf *sc = &st->it->scratch;
+    size_t base = sc->len;
+    if (arr->n == 0)
+        return fail_value(st, DL_ERR_INVALID, arr->offset, "%s must not be empty", ddb_names[t]);
+    if ((e = put_s(st, t == T_SS ? "{\"SS\":[" : t == T_NS ? "{\"NS\":[" : "{\"BS\":[")))
+        return e;
+    size_t i = 0;
+    for (const struct dl_json *c = arr->child; c; c = c->next, i++) {
+        if (c->type != DL_JSON_STRING) {
+            e = fail_value(st, DL_ERR_INVALID, c->offset, "%s elements must be strings, not %s",
+                           ddb_names[t], json_type_name(c));
+            push_seg_index(st, i);
+            return e;
+        }
+        if (i > 0 && (e = put_s(st, ",")))
+            return e;
+        if (t == T_SS) {
+            grow(st, c->str.len);
+            if ((e = put_json_str(st, c->str)) || (e = set_elem_push(st, c->str.ptr, c->str.len)))
+                return e;
+        } else if (t == T_NS) {
+            struct dl_num_info ni;
+            char why[200], canon[DL_NUM_CANON_MAX];
+            if (dl_num_check(c->str, &ni, why, sizeof why) != DL_OK) {
+                e = fail_value(st, DL_ERR_INVALID, c->offset, "%s", why);
+                push_seg_index(st, i);
+                return e;
+            }
+            grow(st, dl_num_size(&ni));
+            size_t cl = dl_num_format_canonical(&ni, canon);
+            if ((e = put_json_str(st, c->str)) || (e = set_elem_push(st, canon, cl)))
+                return e;
+        } else {
+            size_t at, len;
+            /* decode after a length slot so the element is stacked in place */
+            size_t slot = sc->len;
+            if ((e = set_elem_push(st, "", 0)))
+                return e;
+            if ((e = b64_scratch(st, c, "BS", &at, &len))) {
+                push_seg_index(st, i);
+                return e;
+            }
+            memcpy(sc->data + slot, &len, sizeof len);
+            grow(st, len);
+            if ((e = put_b64(st, sc->data + at, len)))
+                return e;
+        }
+    }
+    /* Find duplicates: index the stacked elements, sort, compare neighbours. */
+    size_t n = i;
+    size_t end = sc->len;
+    struct name_ref *refs;
+    size_t flags_off;
+    if ((e = dup_begin(st, n, &flags_off, &refs)))
+        return e;
+    size_t pos = base, k = 0;
+    while (pos < end) {
+        size_t len;
+        memcpy(&len, sc->data + pos, sizeof len);
+        refs[k].p = sc->data + pos + sizeof len;
+        refs[k].len = len;
+        refs[k].idx = k;
+        k++;
+        pos += sizeof len + len;
+    }
+    qsort(refs, n, sizeof *refs, cmp_name_ref);
+    for (size_t j = 0; j + 1 < n; j++) {
+        if (refs[j].len == refs[j + 1].len &&
+            (refs[j].len == 0 || memcmp(refs[j].p, refs[j + 1].p, refs[j].len) == 0)) {
+            const struct dl_json *a = arr->child, *b;
+            for (size_t x = 0; x < refs[j].idx; x++)
+                a = a->next;
+            b = a;
+            for (size_t x = refs[j].idx; x < refs[j + 1].idx; x++)
+                b = b->next;
+            char qa[DL_ITEM_QUOTE_MAX + 8], qb[DL_ITEM_QUOTE_MAX + 8];
+            dl_item_quote(qa, sizeof qa, a->str, DL_ITEM_QUOTE_MAX);
+            dl_item_quote(qb, sizeof qb, b->str, DL_ITEM_QUOTE_MAX);
+            if (dl_cursor_eq(a->str, b->str))
+                return fail_value(st, DL_ERR_INVALID, b->offset, "%s contains '%s' twice", ddb_names[t], qa);
+            return fail_value(st, DL_ERR_INVALID, b->offset, "%s contains duplicate values '%s' and '%s'",
+                              ddb_names[t], qa, qb);
+        }
+    }
+    sc->len = base;
+    return put_s(st, "]}");
+}
+
+static enum dl_err ddb_value(struct enc *st, const struct dl_json *v, int level)
+{
+    enum dl_err e = DL_OK;
+    enum ddb_type t;
+    const struct dl_json *p;
+    if (level > DL_ITEM_MAX_DEPTH)
+        return fail_depth(st, v);
+    if ((e = ddb_unwrap(st, v, &t, &p)))
+        return e;
+    switch (t) {
+    case T_S:
+        grow(st, p->str.len);
+        if ((e = put_s(st, "{\"S\":")) || (e = put_json_str(st, p->str)) || (e = put_s(st, "}")))
+            return e;
+        return DL_OK;
+    case T_N: {
+        struct dl_num_info ni;
+        char why[200];
+        if (dl_num_check(p->str, &ni, why, sizeof why) != DL_OK)
+            return fail_value(st, DL_ERR_INVALID, p->offset, "%s", why);
+        grow(st, dl_num_size(&ni));
+        if ((e = put_s(st, "{\"N\":")) || (e = put_json_str(st, p->str)) || (e = put_s(st, "}")))
+            return e;
+        return DL_OK;
+    }
+    case T_B: {
+        size_t at, len;
+        if ((e = b64_scratch(st, p, "B", &at, &len)))
+            return e;
+        grow(st, len);
+        if ((e = put_s(st, "{\"B\":")) || (e = put_b64(st, st->it->scratch.data + at, len)) ||
+            (e = put_s(st, "}")))
+            return e;
+        st->it->scratch.len = at;
+        return DL_OK;
+    }
+    case T_BOOL:
+        grow(st, 1);
+        return put_s(st, p->type == DL_JSON_TRUE ? "{\"BOOL\":true}" : "{\"BOOL\":false}");
+    case T_NULL:
+        grow(st, 1);
+        return put_s(st, "{\"NULL\":true}");
+    case T_SS:
+    case T_NS:
+    case T_BS:
+        return ddb_set(st, t, p);
+    case T_L: {
+        grow(st, 3);
+        if ((e = put_s(st, "{\"L\":[")))
+            return e;
+        size_t i = 0;
+        for (const struct dl_json *c = p->child; c; c = c->next, i++) {
+            grow(st, 1);
+            if (i > 0 && (e = put_s(st, ",")))
+                return e;
+            if ((e = ddb_value(st, c, level + 1))) {
+                push_seg_index(st, i);
+                return e;
+            }
+        }
+        return put_s(st, "]}");
+    }
+    case T_M: {
+        grow(st, 3);
+        size_t off;
+        if ((e = put_s(st, "{\"M\":{")) || (e = dup_flags_json(st, p, &off)))
+            return e;
+        size_t i = 0;
+        bool first = true;
+        for (const struct dl_json *c = p->child; c; c = c->next, i++) {
+            if (superseded(st, off, i))
+                continue;
+            if ((e = check_nested_name(st, c)))
+                return e;
+            grow(st, 1 + c->key.len);
+            if (!first && (e = put_s(st, ",")))
+                return e;
+            first = false;
+            if ((e = put_json_str(st, c->key)) || (e = put_s(st, ":")))
+                return e;
+            if ((e = ddb_value(st, c, level + 1))) {
+                push_seg_name(st, c->key);
+                return e;
+            }
+        }
+        st->it->scratch.len = off;
+        return put_s(st, "}}");
+    }
+    case T_UNKNOWN:
+        break;
+    }
+    return fail_value(st, DL_ERR_INVALID, v->offset, "unknown type");
+}
+
+/* A key attribute in DynamoDB JSON: the wrapper's type must be the schema's. A malformed
+ * wrapper is reported like any value ("attribute 'id': ..."). */
+static enum dl_err ddb_key(struct enc *st, int k, const struct dl_json *v)
+{
+    enum dl_err e;
+    enum ddb_type t;
+    const struct dl_json *p;
+    if ((e = ddb_unwrap(st, v, &t, &p)))
+        return e;
+    char want = st->ks->k[k].type;
+    bool ok = (want == 'S' && t == T_S) || (want == 'N' && t == T_N) || (want == 'B' && t == T_B);
+    if (!ok) {
+        char kn[DL_ITEM_QUOTE_MAX + 8];
+        key_name(st->ks, k, kn, sizeof kn);
+        return fail_item(st, DL_ERR_INVALID, v->offset, "key '%s' must be %s but is %s", kn,
+                         type_desc(want), ddb_desc(t));
+    }
+    if (t == T_S || t == T_N)
+        return key_from_text(st, k, p->str, t == T_N, p->offset);
+    size_t at, len;
+    if ((e = b64_scratch(st, p, "B", &at, &len)))
+        return e;
+    if ((e = check_key_len(st, k, len, p->offset)))
+        return e;
+    grow(st, len);
+    if ((e = put_s(st, "{\"B\":")) || (e = put_b64(st, st->it->scratch.data + at, len)) ||
+        (e = put_s(st, "}")))
+        return e;
+    st->it->scratch.len = at;
+    st->kv[k].found = true;
+    st->kv[k].raw = p->str;
+    st->kv[k].b64 = true;
+    return DL_OK;
+}
+
+/* ---------------------------------------------------------------- builders */
+
+static void enc_start(struct enc *st, struct dl_item *it, const struct dl_key_schema *ks,
+                      struct dl_pos_err *why)
+{
+    memset(st, 0, sizeof *st);
+    st->it = it;
+    st->ks = ks;
+    st->emit = true;
+    dl_item_reset(it);
+    dl_pos_err_clear(why);
+}
+
+static enum dl_err check_top_name(struct enc *st, struct dl_cursor name, uint64_t off)
+{
+    if (name.len == 0)
+        return fail_item(st, DL_ERR_INVALID, off, "an attribute name is empty");
+    if (name.len > DL_ATTR_NAME_MAX) {
+        char q[DL_ITEM_QUOTE_MAX + 8], a[32];
+        dl_item_quote(q, sizeof q, name, 16);
+        return fail_item(st, DL_ERR_INVALID, off, "attribute name '%s' is %s bytes; limit 65,535", q,
+                         dl_item_thousands(name.len, a));
+    }
+    return DL_OK;
+}
+
+static enum dl_err check_size(struct enc *st, uint64_t off)
+{
+    if (st->size <= DL_ITEM_MAX_SIZE)
+        return DL_OK;
+    char a[32];
+    return fail_item(st, DL_ERR_TOO_LARGE, off, "item is %s bytes; DynamoDB's limit is 400 KB (409,600 bytes)",
+                     dl_item_thousands(st->size, a));
+}
+
+static enum dl_err from_object(struct enc *st, const struct dl_json *obj, bool ddb)
+{
+    enum dl_err e = DL_OK;
+    if (!obj || obj->type != DL_JSON_OBJECT)
+        return fail_item(st, DL_ERR_INVALID, obj ? obj->offset : 0,
+                         "a record must be a JSON object to become an item, not %s",
+                         obj ? json_type_name(obj) : "nothing");
+    size_t off;
+    if ((e = put_s(st, "{")) || (e = dup_flags_json(st, obj, &off)))
+        return e;
+    size_t i = 0;
+    bool first = true;
+    for (const struct dl_json *c = obj->child; c; c = c->next, i++) {
+        if (superseded(st, off, i))
+            continue;
+        if ((e = check_top_name(st, c->key, c->offset)))
+            return e;
+        grow(st, c->key.len);
+        if (!first && (e = put_s(st, ",")))
+            return e;
+        first = false;
+        if ((e = put_json_str(st, c->key)) || (e = put_s(st, ":")))
+            return e;
+        int k = key_index(st->ks, c->key);
+        if (k >= 0)
+            e = ddb ? ddb_key(st, k, c) : json_key(st, k, c);
+        else
+            e = ddb ? ddb_value(st, c, 1) : json_value(st, c, 1);
+        if (e) {
+            push_seg_name(st, c->key);
+            return e;
+        }
+    }
+    st->it->scratch.len = off;
+    if ((e = put_s(st, "}")))
+        return e;
+    if ((e = finish_keys(st, obj->offset)))
+        return e;
+    return check_size(st, obj->offset);
+}
+
+static enum dl_err finish(struct enc *st, enum dl_err e, struct dl_pos_err *why)
+{
+    if (e)
+        return report(st, e, why);
+    st->it->size = st->size;
+    return DL_OK;
+}
+
+enum dl_err dl_item_from_json(struct dl_item *it, const struct dl_json *obj,
+                              const struct dl_key_schema *ks, struct dl_pos_err *why)
+{
+    struct enc st;
+    enc_start(&st, it, ks, why);
+    return finish(&st, from_object(&st, obj, false), why);
+}
+
+enum dl_err dl_item_from_ddb_json(struct dl_item *it, const struct dl_json *obj,
+                                  const struct dl_key_schema *ks, struct dl_pos_err *why)
+{
+    struct enc st;
+    enc_start(&st, it, ks, why);
+    return finish(&st, from_object(&st, obj, true), why);
+}
+
+static enum dl_err csv_row(struct enc *st, const struct dl_cursor *names, const struct dl_cursor *values,
+                           size_t n)
+{
+    enum dl_err e = DL_OK;
+    /* duplicates among the non-empty cells: the last one wins */
+    size_t off;
+    struct name_ref *refs;
+    if ((e = dup_begin(st, n, &off, &refs)))
+        return e;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (values[i].len == 0)
+            continue;
+        refs[m].p = names[i].ptr;
+        refs[m].len = names[i].len;
+        refs[m].idx = i;
+        m++;
+    }
+    dup_mark(st, off, refs, m);
+    if ((e = put_s(st, "{")))
+        return e;
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        int k = key_index(st->ks, names[i]);
+        st->column = i + 1;
+        if (values[i].len == 0) {
+            if (k >= 0 && !st->kv[k].seen_empty) {
+                st->kv[k].seen_empty = true;
+                st->kv[k].empty_column = i + 1;
+            }
+            continue;
+        }
+        if (superseded(st, off, i))
+            continue;
+        size_t bad;
+        if (names[i].len == 0)
+            return fail_item(st, DL_ERR_INVALID, 0, "column %zu has a value but no name", i + 1);
+        if (!dl_utf8_valid(names[i].ptr, names[i].len, &bad))
+            return fail_item(st, DL_ERR_INVALID, 0, "the name of column %zu is not valid UTF-8 (byte %zu)",
+                             i + 1, bad + 1);
+        if ((e = check_top_name(st, names[i], 0)))
+            return e;
+        bool binary = k >= 0 && st->ks->k[k].type == 'B';
+        if (!binary && !dl_utf8_valid(values[i].ptr, values[i].len, &bad)) {
+            char q[DL_ITEM_QUOTE_MAX + 8];
+            dl_item_quote(q, sizeof q, names[i], DL_ITEM_QUOTE_MAX);
+            return fail_item(st, DL_ERR_INVALID, 0,
+                             "attribute '%s' (column %zu): the value is not valid UTF-8 (byte %zu)", q, i + 1,
+                             bad + 1);
+        }
+        grow(st, names[i].len);
+        if (!first && (e = put_s(st, ",")))
+            return e;
+        first = false;
+        if ((e = put_json_str(st, names[i])) || (e = put_s(st, ":")))
+            return e;
+        if (k >= 0) {
+            if ((e = key_from_text(st, k, values[i], false, 0)))
+                return e;
+        } else {
+            grow(st, values[i].len);
+            if ((e = put_s(st, "{\"S\":")) || (e = put_json_str(st, values[i])) || (e = put_s(st, "}")))
+                return e;
+        }
+    }
+    st->column = 0;
+    st->it->scratch.len = off;
+    if ((e = put_s(st, "}")))
+        return e;
+    if ((e = finish_keys(st, 0)))
+        return e;
+    return check_size(st, 0);
+}
+
+enum dl_err dl_item_from_csv(struct dl_item *it, const struct dl_cursor *names,
+                             const struct dl_cursor *values, size_t n,
+                             const struct dl_key_schema *ks, struct dl_pos_err *why)
+{
+    struct enc st;
+    enc_start(&st, it, ks, why);
+    return finish(&st, csv_row(&st, names, values, n), why);
+}
+
+/* ---------------------------------------------------------------- key extraction */
+
+enum dl_err dl_item_key_from_ddb_json(const struct dl_json *obj, const struct dl_key_schema *ks,
+                                      struct dl_buf *key)
+{
+    enum dl_err e = DL_OK;
+    dl_buf_reset(key);
+    if (!ks || ks->n < 1 || ks->n > 2 || !obj || obj->type != DL_JSON_OBJECT) {
+        e = DL_ERR_INVALID;
+        goto out;
+    }
+    for (int k = 0; !e && k < ks->n; k++) {
+        const struct dl_json *v = NULL;
+        struct dl_cursor name = dl_cursor_of(ks->k[k].name, ks->k[k].name_len);
+        for (const struct dl_json *c = obj->child; c; c = c->next)
+            if (dl_cursor_eq(c->key, name))
+                v = c; /* the last one, as everywhere */
+        char t = ks->k[k].type;
+        const struct dl_json *p = v && v->type == DL_JSON_OBJECT && v->n == 1 ? v->child : NULL;
+        if (!p || p->type != DL_JSON_STRING || p->key.len != 1 || p->key.ptr[0] != (uint8_t)t ||
+            p->str.len == 0) {
+            e = DL_ERR_INVALID;
+            break;
+        }
+        if (t == 'S') {
+            append_key_part(key, t, p->str.ptr, p->str.len, &e);
+        } else if (t == 'N') {
+            struct dl_num_info ni;
+            char canon[DL_NUM_CANON_MAX];
+            if (dl_num_check(p->str, &ni, NULL, 0) != DL_OK) {
+                e = DL_ERR_INVALID;
+                break;
+            }
+            size_t cl = dl_num_format_canonical(&ni, canon);
+            append_key_part(key, t, canon, cl, &e);
+        } else if (t == 'B') {
+            size_t hdr_at = key->len;
+            append_key_part(key, t, "", 0, &e);
+            size_t at = key->len;
+            if (!e)
+                e = dl_base64_decode(p->str, key);
+            if (e == DL_ERR_PARSE)
+                e = DL_ERR_INVALID;
+            if (e)
+                break;
+            size_t len = key->len - at;
+            key->data[hdr_at + 1] = (uint8_t)(len >> 24);
+            key->data[hdr_at + 2] = (uint8_t)(len >> 16);
+            key->data[hdr_at + 3] = (uint8_t)(len >> 8);
+            key->data[hdr_at + 4] = (uint8_t)len;
+            if (len == 0)
+                e = DL_ERR_INVALID; /* "==" decodes to nothing: an empty key */
+        } else {
+            e = DL_ERR_INVALID;
+        }
+    }
+out:
+    if (e)
+        dl_buf_reset(key);
+    return e;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+void dl_item_init(struct dl_item *it)
+{
+    dl_buf_init(&it->wire, DL_ITEM_WIRE_CAP);
+    dl_buf_init(&it->key, KEY_BUF_CAP);
+    dl_buf_init(&it->key_wire, KEY_BUF_CAP);
+    dl_buf_init(&it->scratch, 0);
+    it->size = 0;
+}
+
+void dl_item_reset(struct dl_item *it)
+{
+    dl_buf_reset(&it->wire);
+    dl_buf_reset(&it->key);
+    dl_buf_reset(&it->key_wire);
+    dl_buf_reset(&it->scratch);
+    it->size = 0;
+}
+
+void dl_item_free(struct dl_item *it)
+{
+    dl_buf_free(&it->wire);
+    dl_buf_free(&it->key);
+    dl_buf_free(&it->key_wire);
+    dl_buf_free(&it->scratch);
+    it->size = 0;
+}
+
+size_t dl_item_wcu(size_t size)
+{
+    size_t w = size / 1024 + (size % 1024 != 0);
+    return w ? w : 1;
+}

@@ -1,0 +1,866 @@
+#include "pump/pump.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "pump/ddb.h"
+
+#define BATCH_MAX_ITEMS 25
+#define BATCH_MAX_BYTES ((size_t)16 * 1024 * 1024)
+
+/* One write waiting in the pump. The WriteRequest JSON and the canonical key live in data[]. */
+struct pitem {
+    struct pitem *next;     /* input FIFO link */
+    uint64_t hash;
+    enum dl_write_kind kind;
+    uint32_t wcu;
+    const char *source;     /* interned, owned by the pump */
+    const char *entry;
+    uint64_t record, line;
+    size_t key_len, req_len, bytes;
+    uint8_t *key;
+    uint8_t *req;
+    uint8_t data[];
+};
+
+/* Per-key state: at most one write in flight (cur) and at most one waiting behind it (pending). */
+struct kentry {
+    struct kentry *hnext;   /* hash chain */
+    struct kentry *rnext;   /* ready FIFO link */
+    struct pitem *cur;
+    struct pitem *pending;
+    uint64_t due_ms;
+    int attempts;
+    bool inflight;
+    char last_reason[160];
+};
+
+struct batch {
+    struct batch *next;     /* done list link */
+    struct dl_pump *p;
+    struct dl_http_req *req;
+    int n;
+    struct kentry *e[BATCH_MAX_ITEMS];
+};
+
+struct interned {
+    struct interned *next;
+    char s[];
+};
+
+struct dl_pump {
+    struct dl_net *net;
+    const struct dl_aws_config *cfg;
+    const struct dl_key_schema *ks;
+    struct dl_deadletter *dlq;
+    struct dl_pump_opts o;
+    struct dl_buf table_json;   /* the table name as a JSON string */
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;        /* the pump thread waits on this */
+    pthread_cond_t space;       /* producers wait for memory budget */
+    pthread_cond_t idle;        /* dl_pump_finish waits on this */
+
+    struct pitem *in_head, *in_tail;
+    size_t queued_bytes;
+    bool closed, cancelled, stop;
+
+    struct kentry **tab;
+    size_t tab_size, nentries;
+    struct kentry *ready_head, *ready_tail;
+    size_t nready;
+    struct kentry **heap;       /* retries, min-heap by due_ms */
+    size_t nheap, heap_cap;
+
+    struct batch *done_head;    /* finished requests handed back by the network thread */
+    int inflight;
+
+    struct interned *strings;
+    const char *last_source, *last_entry;
+
+    uint64_t rng;
+    struct dl_pump_stats st;
+    uint64_t abandoned;
+    char fatal[512];
+    struct dl_arena *arena;
+    struct dl_buf keybuf;
+};
+
+void dl_pump_opts_default(struct dl_pump_opts *o)
+{
+    o->max_inflight = 8;
+    o->max_attempts = 50;
+    o->backoff_base_ms = 25;
+    o->backoff_cap_ms = 5000;
+    o->max_queued_bytes = (size_t)64 << 20;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t rng_next(struct dl_pump *p)
+{
+    uint64_t x = p->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    p->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t hash_bytes(const uint8_t *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+/* ---------- strings ---------- */
+
+static const char *intern(struct dl_pump *p, const char *s, const char **last)
+{
+    if (!s)
+        return NULL;
+    if (*last && !strcmp(*last, s))
+        return *last;
+    size_t n = strlen(s);
+    struct interned *in = malloc(sizeof *in + n + 1);
+    if (!in)
+        return NULL;
+    memcpy(in->s, s, n + 1);
+    in->next = p->strings;
+    p->strings = in;
+    *last = in->s;
+    return in->s;
+}
+
+/* ---------- key table ---------- */
+
+static struct kentry **slot_of(struct dl_pump *p, const uint8_t *key, size_t len, uint64_t h)
+{
+    struct kentry **s = &p->tab[h & (p->tab_size - 1)];
+    while (*s) {
+        struct pitem *c = (*s)->cur;
+        if (c->hash == h && c->key_len == len && !memcmp(c->key, key, len))
+            break;
+        s = &(*s)->hnext;
+    }
+    return s;
+}
+
+static bool tab_grow(struct dl_pump *p)
+{
+    size_t ns = p->tab_size * 2;
+    struct kentry **nt = calloc(ns, sizeof *nt);
+    if (!nt)
+        return false;
+    for (size_t i = 0; i < p->tab_size; i++) {
+        struct kentry *e = p->tab[i];
+        while (e) {
+            struct kentry *n = e->hnext;
+            struct kentry **s = &nt[e->cur->hash & (ns - 1)];
+            e->hnext = *s;
+            *s = e;
+            e = n;
+        }
+    }
+    free(p->tab);
+    p->tab = nt;
+    p->tab_size = ns;
+    return true;
+}
+
+static void ready_push(struct dl_pump *p, struct kentry *e)
+{
+    e->rnext = NULL;
+    if (p->ready_tail)
+        p->ready_tail->rnext = e;
+    else
+        p->ready_head = e;
+    p->ready_tail = e;
+    p->nready++;
+}
+
+static struct kentry *ready_pop(struct dl_pump *p)
+{
+    struct kentry *e = p->ready_head;
+    if (e) {
+        p->ready_head = e->rnext;
+        if (!p->ready_head)
+            p->ready_tail = NULL;
+        p->nready--;
+    }
+    return e;
+}
+
+static bool heap_push(struct dl_pump *p, struct kentry *e)
+{
+    if (p->nheap == p->heap_cap) {
+        size_t nc = p->heap_cap ? p->heap_cap * 2 : 256;
+        struct kentry **nh = realloc(p->heap, nc * sizeof *nh);
+        if (!nh)
+            return false;
+        p->heap = nh;
+        p->heap_cap = nc;
+    }
+    size_t i = p->nheap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (p->heap[parent]->due_ms <= e->due_ms)
+            break;
+        p->heap[i] = p->heap[parent];
+        i = parent;
+    }
+    p->heap[i] = e;
+    return true;
+}
+
+static struct kentry *heap_pop(struct dl_pump *p)
+{
+    struct kentry *top = p->heap[0];
+    struct kentry *last = p->heap[--p->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= p->nheap)
+            break;
+        if (c + 1 < p->nheap && p->heap[c + 1]->due_ms < p->heap[c]->due_ms)
+            c++;
+        if (last->due_ms <= p->heap[c]->due_ms)
+            break;
+        p->heap[i] = p->heap[c];
+        i = c;
+    }
+    if (p->nheap)
+        p->heap[i] = last;
+    return top;
+}
+
+static void item_free(struct dl_pump *p, struct pitem *it)
+{
+    if (!it)
+        return;
+    p->queued_bytes -= it->bytes;
+    free(it);
+    pthread_cond_broadcast(&p->space);
+}
+
+static void entry_remove(struct dl_pump *p, struct kentry *e)
+{
+    struct pitem *c = e->cur;
+    struct kentry **s = &p->tab[c->hash & (p->tab_size - 1)];
+    while (*s != e)
+        s = &(*s)->hnext;
+    *s = e->hnext;
+    p->nentries--;
+    item_free(p, c);
+    free(e);
+}
+
+static void deadletter(struct dl_pump *p, struct pitem *it, const char *reason)
+{
+    struct dl_origin o = { it->source, it->entry, it->record, it->line, 0 };
+    if (dl_deadletter_add(p->dlq, &o, reason, dl_cursor_of(it->req, it->req_len), dl_cursor_of(NULL, 0)) &&
+        !p->fatal[0])
+        snprintf(p->fatal, sizeof p->fatal, "%s", dl_deadletter_error(p->dlq) ? dl_deadletter_error(p->dlq)
+                                                                              : "cannot write the dead-letter file");
+    p->st.deadlettered++;
+}
+
+enum outcome { WRITTEN, UNPROCESSED, DEAD, ABANDONED };
+
+/* A send of e->cur has ended with the given outcome: apply the ordering rule and retries. */
+static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome oc, const char *reason)
+{
+    e->inflight = false;
+    if (oc == UNPROCESSED && p->fatal[0]) {
+        oc = DEAD;
+        reason = p->fatal;
+    }
+    if (oc == UNPROCESSED && p->cancelled)
+        oc = ABANDONED;
+    switch (oc) {
+    case WRITTEN:
+        p->st.written++;
+        break;
+    case DEAD:
+        deadletter(p, e->cur, reason);
+        break;
+    case ABANDONED:
+        p->abandoned++;
+        break;
+    case UNPROCESSED:
+        if (e->pending) {
+            p->st.superseded++; /* a later write for this key replaces the one that failed */
+            break;
+        }
+        e->attempts++;
+        if (reason)
+            snprintf(e->last_reason, sizeof e->last_reason, "%s", reason);
+        if (e->attempts >= p->o.max_attempts) {
+            char why[512];
+            snprintf(why, sizeof why, "not written after %d attempts (last: %s)", e->attempts,
+                     e->last_reason[0] ? e->last_reason : "unprocessed");
+            deadletter(p, e->cur, why);
+            break;
+        }
+        {
+            uint64_t ceil = (uint64_t)p->o.backoff_base_ms << (e->attempts < 20 ? e->attempts : 20);
+            if (ceil > (uint64_t)p->o.backoff_cap_ms)
+                ceil = (uint64_t)p->o.backoff_cap_ms;
+            e->due_ms = now_ms() + (ceil ? rng_next(p) % (ceil + 1) : 0);
+            if (heap_push(p, e))
+                return;
+            ready_push(p, e); /* out of memory for the heap: retry at once rather than lose it */
+            return;
+        }
+    }
+    e->attempts = 0;
+    e->last_reason[0] = 0;
+    if (e->pending) {
+        struct pitem *old = e->cur;
+        e->cur = e->pending;
+        e->pending = NULL;
+        item_free(p, old);
+        ready_push(p, e);
+    } else {
+        entry_remove(p, e);
+    }
+}
+
+/* Move submitted items into the key table, applying "later record wins". */
+static void take_input(struct dl_pump *p)
+{
+    while (p->in_head) {
+        struct pitem *it = p->in_head;
+        p->in_head = it->next;
+        if (!p->in_head)
+            p->in_tail = NULL;
+        if (p->nentries >= p->tab_size && !tab_grow(p)) {
+            /* cannot index it: keep it in the input until memory frees up */
+            it->next = p->in_head;
+            p->in_head = it;
+            if (!p->in_tail)
+                p->in_tail = it;
+            return;
+        }
+        struct kentry **s = slot_of(p, it->key, it->key_len, it->hash);
+        struct kentry *e = *s;
+        if (!e) {
+            e = calloc(1, sizeof *e);
+            if (!e) {
+                it->next = p->in_head;
+                p->in_head = it;
+                if (!p->in_tail)
+                    p->in_tail = it;
+                return;
+            }
+            e->cur = it;
+            *s = e;
+            p->nentries++;
+            ready_push(p, e);
+        } else if (!e->inflight) {
+            /* waiting to be sent (ready or backing off): the newer record simply replaces it */
+            struct pitem *old = e->cur;
+            e->cur = it;
+            e->attempts = 0;
+            item_free(p, old);
+            p->st.superseded++;
+        } else {
+            if (e->pending) {
+                item_free(p, e->pending);
+                p->st.superseded++;
+            }
+            e->pending = it;
+        }
+    }
+}
+
+static void on_done(struct dl_http_req *r, void *ctx)
+{
+    struct batch *b = ctx;
+    struct dl_pump *p = b->p;
+    pthread_mutex_lock(&p->mu);
+    b->next = p->done_head;
+    p->done_head = b;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void batch_free(struct batch *b)
+{
+    dl_http_req_destroy(b->req);
+    free(b);
+}
+
+/* Build the request body for b and prepare its HTTP request. */
+static enum dl_err batch_prepare(struct dl_pump *p, struct batch *b)
+{
+    enum dl_err e;
+    b->req = dl_http_req_new();
+    if (!b->req)
+        return DL_ERR_NOMEM;
+    b->req->resp.cap = 64 << 20;
+    e = dl_ddb_prepare(b->req, p->cfg, "BatchWriteItem");
+    struct dl_buf *body = &b->req->body;
+    if (!e)
+        e = dl_buf_append_str(body, "{\"RequestItems\":{");
+    if (!e)
+        e = dl_buf_append_cur(body, dl_buf_cur(&p->table_json));
+    if (!e)
+        e = dl_buf_append_str(body, ":[");
+    for (int i = 0; !e && i < b->n; i++) {
+        struct pitem *it = b->e[i]->cur;
+        if (i)
+            e = dl_buf_append_byte(body, ',');
+        if (!e)
+            e = dl_buf_append(body, it->req, it->req_len);
+    }
+    if (!e)
+        e = dl_buf_append_str(body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    b->req->done = on_done;
+    b->req->ctx = b;
+    return e;
+}
+
+/* Take entries from the ready queue into at most one new batch. */
+static struct batch *batch_take(struct dl_pump *p)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->p = p;
+    size_t bytes = 64 + p->table_json.len;
+    while (b->n < BATCH_MAX_ITEMS && p->ready_head) {
+        struct pitem *it = p->ready_head->cur;
+        if (b->n && bytes + it->req_len + 1 > BATCH_MAX_BYTES)
+            break;
+        struct kentry *e = ready_pop(p);
+        e->inflight = true;
+        if (e->attempts)
+            p->st.retries++;
+        p->st.wcu_sent += it->wcu;
+        bytes += it->req_len + 1;
+        b->e[b->n++] = e;
+    }
+    return b;
+}
+
+/* A batch whose request could not even be built: the items go back to the ready queue once. */
+static void batch_unsend(struct dl_pump *p, struct batch *b, const char *why)
+{
+    for (int i = 0; i < b->n; i++)
+        entry_after_send(p, b->e[i], UNPROCESSED, why);
+}
+
+static bool key_in(const struct dl_buf *keys, size_t nkeys, const size_t *off, const size_t *len,
+                   const struct pitem *it)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (len[i] == it->key_len && !memcmp(keys->data + off[i], it->key, it->key_len))
+            return true;
+    return false;
+}
+
+/* HTTP 200: everything was written except what UnprocessedItems lists. */
+static void handle_ok(struct dl_pump *p, struct batch *b)
+{
+    struct dl_json *doc = NULL;
+    struct dl_pos_err pe;
+    dl_arena_reset(p->arena);
+    if (dl_json_parse_doc(p->arena, b->req->resp.data, b->req->resp.len, &doc, &pe) || doc->type != DL_JSON_OBJECT) {
+        /* Unreadable success: we cannot know what was written, so resend (puts are idempotent). */
+        for (int i = 0; i < b->n; i++)
+            entry_after_send(p, b->e[i], UNPROCESSED, "unreadable BatchWriteItem response");
+        return;
+    }
+    const struct dl_json *cc = dl_json_get(doc, "ConsumedCapacity");
+    if (cc && cc->type == DL_JSON_ARRAY)
+        for (const struct dl_json *c = cc->child; c; c = c->next) {
+            const struct dl_json *u = dl_json_get(c, "CapacityUnits");
+            if (u && u->type == DL_JSON_NUMBER)
+                p->st.consumed_wcu += strtod((const char *)u->str.ptr, NULL);
+        }
+    size_t off[BATCH_MAX_ITEMS], len[BATCH_MAX_ITEMS], nkeys = 0;
+    dl_buf_reset(&p->keybuf);
+    const struct dl_json *un = dl_json_get(doc, "UnprocessedItems");
+    const struct dl_json *list = NULL;
+    if (un && un->type == DL_JSON_OBJECT)
+        for (const struct dl_json *t = un->child; t; t = t->next)
+            if (t->type == DL_JSON_ARRAY)
+                list = t; /* one table per request */
+    for (const struct dl_json *w = list ? list->child : NULL; w && nkeys < BATCH_MAX_ITEMS; w = w->next) {
+        const struct dl_json *req = dl_json_get(w, "PutRequest");
+        const struct dl_json *m = req ? dl_json_get(req, "Item") : NULL;
+        if (!m) {
+            req = dl_json_get(w, "DeleteRequest");
+            m = req ? dl_json_get(req, "Key") : NULL;
+        }
+        size_t start = p->keybuf.len;
+        if (!m || dl_item_key_from_ddb_json(m, p->ks, &p->keybuf))
+            continue;
+        off[nkeys] = start;
+        len[nkeys] = p->keybuf.len - start;
+        nkeys++;
+    }
+    p->st.unprocessed += nkeys;
+    for (int i = 0; i < b->n; i++) {
+        struct kentry *e = b->e[i];
+        bool again = key_in(&p->keybuf, nkeys, off, len, e->cur);
+        entry_after_send(p, e, again ? UNPROCESSED : WRITTEN, again ? "returned in UnprocessedItems" : NULL);
+    }
+}
+
+static void submit_batches(struct dl_pump *p, struct batch **list, int n);
+
+/* A ValidationException rejects the whole batch: split it until the bad item is alone. */
+static void split(struct dl_pump *p, struct batch *b, struct batch **out, int *nout)
+{
+    p->st.splits++;
+    int half = b->n / 2;
+    for (int part = 0; part < 2; part++) {
+        struct batch *nb = calloc(1, sizeof *nb);
+        int from = part ? half : 0, to = part ? b->n : half;
+        if (!nb) {
+            for (int i = from; i < to; i++)
+                entry_after_send(p, b->e[i], UNPROCESSED, "out of memory while splitting a batch");
+            continue;
+        }
+        nb->p = p;
+        for (int i = from; i < to; i++)
+            nb->e[nb->n++] = b->e[i];
+        if (batch_prepare(p, nb)) {
+            batch_unsend(p, nb, "out of memory while building a request");
+            batch_free(nb);
+            continue;
+        }
+        out[(*nout)++] = nb;
+    }
+}
+
+static void handle_done(struct dl_pump *p, struct batch *b, struct batch **resend, int *nresend)
+{
+    struct dl_http_req *r = b->req;
+    char type[128], msg[512], why[700];
+    p->inflight--;
+    if (r->result == DL_ERR_CANCELLED) {
+        for (int i = 0; i < b->n; i++)
+            entry_after_send(p, b->e[i], ABANDONED, NULL);
+        return;
+    }
+    if (r->result != DL_OK) {
+        snprintf(why, sizeof why, "network: %s", r->errmsg[0] ? r->errmsg : dl_err_str(r->result));
+        for (int i = 0; i < b->n; i++)
+            entry_after_send(p, b->e[i], UNPROCESSED, why);
+        return;
+    }
+    p->st.requests++;
+    if (r->status == 200) {
+        handle_ok(p, b);
+        return;
+    }
+    bool typed = dl_ddb_error(r, type, sizeof type, msg, sizeof msg);
+    if (r->status >= 500 || (typed && dl_ddb_is_throttle(type))) {
+        if (typed && dl_ddb_is_throttle(type))
+            p->st.throttled++;
+        snprintf(why, sizeof why, "%s (HTTP %ld)", typed ? type : "server error", r->status);
+        for (int i = 0; i < b->n; i++)
+            entry_after_send(p, b->e[i], UNPROCESSED, why);
+        return;
+    }
+    if (typed && !strcmp(type, "ValidationException")) {
+        if (b->n == 1) {
+            snprintf(why, sizeof why, "DynamoDB rejected the item: ValidationException: %s", msg);
+            entry_after_send(p, b->e[0], DEAD, why);
+        } else {
+            split(p, b, resend, nresend);
+        }
+        return;
+    }
+    /* Any other client error will fail every request the same way: stop the run. */
+    char err[512];
+    dl_ddb_explain(r, p->cfg, "BatchWriteItem", err, sizeof err);
+    if (!p->fatal[0])
+        snprintf(p->fatal, sizeof p->fatal, "%s", err);
+    for (int i = 0; i < b->n; i++)
+        entry_after_send(p, b->e[i], DEAD, p->fatal);
+}
+
+static void submit_batches(struct dl_pump *p, struct batch **list, int n)
+{
+    /* called with the lock held; submits without it (the network thread takes our lock in on_done) */
+    p->inflight += n;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < n; i++) {
+        if (dl_net_submit(p->net, list[i]->req) != DL_OK) {
+            list[i]->req->result = DL_ERR_CANCELLED;
+            on_done(list[i]->req, list[i]);
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+}
+
+static bool drained(const struct dl_pump *p)
+{
+    return !p->in_head && p->nentries == 0 && p->inflight == 0 && !p->done_head;
+}
+
+static void *pump_main(void *arg)
+{
+    struct dl_pump *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        take_input(p);
+        struct batch *resend[2 * BATCH_MAX_ITEMS + 2];
+        int nresend = 0;
+        while (p->done_head) {
+            struct batch *b = p->done_head;
+            p->done_head = b->next;
+            handle_done(p, b, resend, &nresend);
+            batch_free(b);
+            if (nresend > (int)(sizeof resend / sizeof *resend) - 2) {
+                submit_batches(p, resend, nresend);
+                nresend = 0;
+            }
+        }
+        if (nresend)
+            submit_batches(p, resend, nresend);
+        uint64_t now = now_ms();
+        while (p->nheap && p->heap[0]->due_ms <= now)
+            ready_push(p, heap_pop(p));
+        if (p->fatal[0] || p->cancelled) {
+            /* nothing more is sent: dead-letter (fatal) or abandon (cancel) what is waiting */
+            while (p->nheap)
+                ready_push(p, heap_pop(p));
+            struct kentry *e;
+            while ((e = ready_pop(p)))
+                entry_after_send(p, e, p->fatal[0] ? DEAD : ABANDONED, p->fatal);
+        }
+        /* Send full batches; send a partial one only when nothing is in flight or input has ended,
+         * so that a slow producer does not turn into many tiny requests. */
+        struct batch *send[64];
+        int nsend = 0;
+        while (p->nready && p->inflight + nsend < p->o.max_inflight && nsend < 64 &&
+               (p->nready >= BATCH_MAX_ITEMS || p->closed || p->inflight + nsend == 0)) {
+            struct batch *b = batch_take(p);
+            if (!b)
+                break;
+            if (batch_prepare(p, b)) {
+                batch_unsend(p, b, "out of memory while building a request");
+                batch_free(b);
+                break;
+            }
+            send[nsend++] = b;
+        }
+        if (nsend) {
+            submit_batches(p, send, nsend);
+            continue; /* responses or input may have arrived meanwhile */
+        }
+        if (p->closed && drained(p))
+            pthread_cond_broadcast(&p->idle);
+        if (p->in_head || p->done_head)
+            continue;
+        if (p->nheap) {
+            uint64_t due = p->heap[0]->due_ms;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t wait = due > now ? due - now : 0;
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+        } else {
+            pthread_cond_wait(&p->wake, &p->mu);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+struct dl_pump *dl_pump_new(struct dl_net *net, const struct dl_aws_config *cfg, const char *table,
+                            const struct dl_key_schema *ks, const struct dl_pump_opts *o,
+                            struct dl_deadletter *dlq)
+{
+    struct dl_pump *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->net = net;
+    p->cfg = cfg;
+    p->ks = ks;
+    p->dlq = dlq;
+    if (o)
+        p->o = *o;
+    else
+        dl_pump_opts_default(&p->o);
+    if (p->o.max_inflight < 1)
+        p->o.max_inflight = 1;
+    if (p->o.max_attempts < 1)
+        p->o.max_attempts = 1;
+    dl_buf_init(&p->table_json, 0);
+    dl_buf_init(&p->keybuf, 0);
+    p->tab_size = 1024;
+    p->tab = calloc(p->tab_size, sizeof *p->tab);
+    p->arena = dl_arena_new(0, 0);
+    p->rng = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)p << 16) ^ 0x9E3779B97F4A7C15ULL;
+    if (!p->tab || !p->arena || dl_buf_append_json_str(&p->table_json, table, strlen(table)))
+        goto fail;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->space, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    if (pthread_create(&p->thread, NULL, pump_main, p)) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->wake);
+        pthread_cond_destroy(&p->space);
+        pthread_cond_destroy(&p->idle);
+        goto fail;
+    }
+    return p;
+fail:
+    dl_buf_free(&p->table_json);
+    dl_buf_free(&p->keybuf);
+    dl_arena_destroy(p->arena);
+    free(p->tab);
+    free(p);
+    return NULL;
+}
+
+static enum dl_err stopped_err(const struct dl_pump *p)
+{
+    return p->fatal[0] ? DL_ERR_AWS : DL_ERR_CANCELLED;
+}
+
+enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const struct dl_item *it,
+                           const struct dl_origin *origin)
+{
+    const struct dl_buf *payload = kind == DL_WRITE_PUT ? &it->wire : &it->key_wire;
+    static const char put_pre[] = "{\"PutRequest\":{\"Item\":", del_pre[] = "{\"DeleteRequest\":{\"Key\":";
+    const char *pre = kind == DL_WRITE_PUT ? put_pre : del_pre;
+    size_t prelen = strlen(pre);
+    if (!it->key.len)
+        return DL_ERR_INVALID;
+    size_t req_len = prelen + payload->len + 2;
+    size_t bytes = sizeof(struct pitem) + it->key.len + req_len + sizeof(struct kentry);
+    struct pitem *pi = malloc(sizeof *pi + it->key.len + req_len);
+    if (!pi)
+        return DL_ERR_NOMEM;
+    pi->next = NULL;
+    pi->kind = kind;
+    pi->wcu = (uint32_t)dl_item_wcu(kind == DL_WRITE_PUT ? it->size : 1);
+    pi->record = origin ? origin->record : 0;
+    pi->line = origin ? origin->line : 0;
+    pi->key_len = it->key.len;
+    pi->key = pi->data;
+    memcpy(pi->key, it->key.data, it->key.len);
+    pi->hash = hash_bytes(pi->key, pi->key_len);
+    pi->req = pi->data + it->key.len;
+    pi->req_len = req_len;
+    memcpy(pi->req, pre, prelen);
+    memcpy(pi->req + prelen, payload->data, payload->len);
+    memcpy(pi->req + prelen + payload->len, "}}", 2);
+    pi->bytes = bytes;
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->cancelled && !p->fatal[0] && p->queued_bytes > p->o.max_queued_bytes)
+        pthread_cond_wait(&p->space, &p->mu);
+    if (p->cancelled || p->fatal[0]) {
+        enum dl_err e = stopped_err(p);
+        pthread_mutex_unlock(&p->mu);
+        free(pi);
+        return e;
+    }
+    pi->source = intern(p, origin ? origin->source : NULL, &p->last_source);
+    pi->entry = intern(p, origin ? origin->entry : NULL, &p->last_entry);
+    p->queued_bytes += bytes;
+    p->st.submitted++;
+    if (p->in_tail)
+        p->in_tail->next = pi;
+    else
+        p->in_head = pi;
+    p->in_tail = pi;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    return DL_OK;
+}
+
+enum dl_err dl_pump_finish(struct dl_pump *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    pthread_cond_signal(&p->wake);
+    while (!drained(p))
+        pthread_cond_wait(&p->idle, &p->mu);
+    enum dl_err e = p->fatal[0] ? DL_ERR_AWS : p->cancelled ? DL_ERR_CANCELLED : DL_OK;
+    pthread_mutex_unlock(&p->mu);
+    return e;
+}
+
+void dl_pump_cancel(struct dl_pump *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->cancelled = true;
+    pthread_cond_broadcast(&p->space);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void dl_pump_stats_get(struct dl_pump *p, struct dl_pump_stats *out)
+{
+    pthread_mutex_lock(&p->mu);
+    *out = p->st;
+    pthread_mutex_unlock(&p->mu);
+}
+
+const char *dl_pump_error(struct dl_pump *p)
+{
+    return p->fatal[0] ? p->fatal : NULL;
+}
+
+void dl_pump_destroy(struct dl_pump *p)
+{
+    if (!p)
+        return;
+    /* Requests still on the network thread hold pointers to us: let them come back first. */
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    if (!drained(p)) {
+        p->cancelled = true;
+        pthread_cond_signal(&p->wake);
+        while (!drained(p))
+            pthread_cond_wait(&p->idle, &p->mu);
+    }
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->space);
+    pthread_cond_destroy(&p->idle);
+    while (p->strings) {
+        struct interned *n = p->strings->next;
+        free(p->strings);
+        p->strings = n;
+    }
+    free(p->tab);
+    free(p->heap);
+    dl_arena_destroy(p->arena);
+    dl_buf_free(&p->table_json);
+    dl_buf_free(&p->keybuf);
+    free(p);
+}

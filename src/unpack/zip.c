@@ -1,0 +1,441 @@
+#include "unpack/zip.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <zip.h>
+
+#define READ_CHUNK ((size_t)64 << 10)
+/* Reserve at most this much up front from a declared size (which may lie); grow past it. */
+#define PREALLOC_MAX ((uint64_t)64 << 20)
+
+struct zent {
+    uint64_t index;
+    const char *name; /* owned by libzip, valid until zip_discard */
+    uint64_t size;
+    uint64_t comp_size;
+    uint16_t method;
+    bool encrypted;
+    bool unsafe_name;
+    uint64_t counted; /* bytes of this entry already counted in dl_zip.total */
+};
+
+struct dl_zip {
+    zip_t *za;
+    struct zent *ents;
+    size_t n;
+    uint64_t total; /* bytes expanded so far (each entry counted once, however often read) */
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* An entry name made safe to put in a log line: control bytes become '?', long names are cut. */
+static const char *printable(const char *name, char *tmp, size_t tmplen)
+{
+    size_t n = strlen(name), j = 0;
+    for (size_t i = 0; i < n && j + 4 < tmplen; i++)
+        tmp[j++] = ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) ? '?' : name[i];
+    if (j < n) {
+        memcpy(tmp + j, "...", 3);
+        j += 3;
+    }
+    tmp[j] = 0;
+    return tmp;
+}
+
+/* 1234567 -> "1,234,567" */
+static const char *grouped(uint64_t v, char buf[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = 0;
+    return buf;
+}
+
+static enum dl_err map_zip_error(int code)
+{
+    switch (code) {
+    case ZIP_ER_MEMORY: return DL_ERR_NOMEM;
+    case ZIP_ER_MULTIDISK:
+    case ZIP_ER_COMPNOTSUPP:
+    case ZIP_ER_ENCRNOTSUPP:
+    case ZIP_ER_NOPASSWD:
+    case ZIP_ER_WRONGPASSWD: return DL_ERR_UNSUPPORTED;
+    default: return DL_ERR_PARSE;
+    }
+}
+
+static bool is_sep(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+/* Metadata and folders that archivers add and that never hold records. */
+static bool is_junk(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 0 && is_sep(name[n - 1]))
+        return true; /* directory */
+    const char *base = name;
+    for (const char *p = name; *p; p++) {
+        if (!is_sep(*p))
+            continue;
+        if ((size_t)(p - base) == 8 && memcmp(base, "__MACOSX", 8) == 0)
+            return true; /* a __MACOSX folder, at any depth */
+        base = p + 1;
+    }
+    return strncmp(base, "._", 2) == 0 || strcmp(base, ".DS_Store") == 0 ||
+           strcasecmp(base, "Thumbs.db") == 0;
+}
+
+/* Absolute paths, drive letters and ".." components would escape an extraction folder. */
+static bool is_unsafe(const char *name)
+{
+    if (is_sep(name[0]))
+        return true;
+    if (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':')
+        return true;
+    const char *c = name;
+    for (const char *p = name;; p++) {
+        if (*p == 0 || is_sep(*p)) {
+            if (p - c == 2 && c[0] == '.' && c[1] == '.')
+                return true;
+            if (*p == 0)
+                break;
+            c = p + 1;
+        }
+    }
+    return false;
+}
+
+enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, char *err,
+                            size_t errlen)
+{
+    enum dl_err rc = DL_OK;
+    zip_error_t ze;
+    zip_source_t *src = NULL;
+    zip_t *za = NULL;
+    struct dl_zip *z = NULL;
+
+    zip_error_init(&ze);
+    if (!out || (!p && len)) {
+        rc = DL_ERR_INVALID;
+        seterr(err, errlen, "dl_zip_open_mem: invalid argument");
+        goto out;
+    }
+    *out = NULL;
+    if (len == 0) {
+        /* libzip would treat an empty source as a new, empty archive */
+        rc = DL_ERR_PARSE;
+        seterr(err, errlen, "not a zip archive: the input is empty");
+        goto out;
+    }
+    src = zip_source_buffer_create(p, len, 0, &ze);
+    if (!src) {
+        rc = map_zip_error(zip_error_code_zip(&ze));
+        seterr(err, errlen, "cannot read zip: %s", zip_error_strerror(&ze));
+        goto out;
+    }
+    za = zip_open_from_source(src, ZIP_RDONLY, &ze);
+    if (!za) {
+        rc = map_zip_error(zip_error_code_zip(&ze));
+        seterr(err, errlen, "not a valid zip archive: %s", zip_error_strerror(&ze));
+        goto out;
+    }
+    src = NULL; /* the archive owns it now */
+
+    zip_int64_t total = zip_get_num_entries(za, 0);
+    if (total < 0) {
+        rc = DL_ERR_PARSE;
+        seterr(err, errlen, "not a valid zip archive: cannot count entries");
+        goto out;
+    }
+    z = calloc(1, sizeof *z);
+    if (z)
+        z->ents = calloc(total ? (size_t)total : 1, sizeof *z->ents);
+    if (!z || !z->ents) {
+        rc = DL_ERR_NOMEM;
+        seterr(err, errlen, "out of memory listing a zip of %lld entries", (long long)total);
+        goto out;
+    }
+    for (zip_uint64_t i = 0; i < (zip_uint64_t)total; i++) {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        if (zip_stat_index(za, i, 0, &st) != 0) {
+            rc = map_zip_error(zip_error_code_zip(zip_get_error(za)));
+            seterr(err, errlen, "not a valid zip archive: entry %llu: %s",
+                   (unsigned long long)i, zip_strerror(za));
+            goto out;
+        }
+        const zip_uint64_t need = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE |
+                                  ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
+        if ((st.valid & need) != need || !st.name) {
+            rc = DL_ERR_PARSE;
+            seterr(err, errlen, "not a valid zip archive: entry %llu has incomplete metadata",
+                   (unsigned long long)i);
+            goto out;
+        }
+        if (is_junk(st.name))
+            continue;
+        struct zent *e = &z->ents[z->n++];
+        e->index = i;
+        e->name = st.name;
+        e->size = st.size;
+        e->comp_size = st.comp_size;
+        e->method = st.comp_method;
+        e->encrypted = st.encryption_method != ZIP_EM_NONE;
+        e->unsafe_name = is_unsafe(st.name);
+    }
+    z->za = za;
+    za = NULL;
+    *out = z;
+    z = NULL;
+
+out:
+    if (z) {
+        free(z->ents);
+        free(z);
+    }
+    if (za)
+        zip_discard(za);
+    if (src)
+        zip_source_free(src);
+    zip_error_fini(&ze);
+    return rc;
+}
+
+void dl_zip_close(struct dl_zip *z)
+{
+    if (!z)
+        return;
+    if (z->za)
+        zip_discard(z->za);
+    free(z->ents);
+    free(z);
+}
+
+size_t dl_zip_count(const struct dl_zip *z)
+{
+    return z ? z->n : 0;
+}
+
+enum dl_err dl_zip_entry(const struct dl_zip *z, size_t i, struct dl_zip_entry *out)
+{
+    if (!z || !out || i >= z->n)
+        return DL_ERR_INVALID;
+    const struct zent *e = &z->ents[i];
+    out->name = e->name;
+    out->size = e->size;
+    out->comp_size = e->comp_size;
+    out->method = e->method;
+    out->index = e->index;
+    out->encrypted = e->encrypted;
+    out->unsafe_name = e->unsafe_name;
+    return DL_OK;
+}
+
+/* Check `expanded` bytes of entry e against the guards; prior is what the archive's other
+ * entries have expanded so far. */
+static enum dl_err check_guards(const struct zent *e, uint64_t expanded, uint64_t prior,
+                                const struct dl_zip_limits *L, char *err, size_t errlen)
+{
+    char nm[200], a[32], b[32];
+    if (expanded > L->max_entry_size) {
+        seterr(err, errlen, "zip bomb guard: entry '%s' expands to %s bytes (limit %s bytes)",
+               printable(e->name, nm, sizeof nm), grouped(expanded, a),
+               grouped(L->max_entry_size, b));
+        return DL_ERR_TOO_LARGE;
+    }
+    if (expanded > L->ratio_min_size) {
+        bool over = e->comp_size == 0 ||
+                    (e->comp_size <= UINT64_MAX / L->max_ratio &&
+                     expanded > e->comp_size * L->max_ratio);
+        if (over) {
+            if (e->comp_size == 0)
+                seterr(err, errlen,
+                       "zip bomb guard: entry '%s' expands from 0 bytes to %s bytes",
+                       printable(e->name, nm, sizeof nm), grouped(expanded, a));
+            else
+                seterr(err, errlen, "zip bomb guard: entry '%s' expands %s\u00d7 (limit %llu\u00d7)",
+                       printable(e->name, nm, sizeof nm), grouped(expanded / e->comp_size, a),
+                       (unsigned long long)L->max_ratio);
+            return DL_ERR_TOO_LARGE;
+        }
+    }
+    if (prior > L->max_total || expanded > L->max_total - prior) {
+        uint64_t sum = expanded > UINT64_MAX - prior ? UINT64_MAX : prior + expanded;
+        seterr(err, errlen,
+               "zip bomb guard: entry '%s' takes the archive to %s bytes expanded in total "
+               "(limit %s bytes)",
+               printable(e->name, nm, sizeof nm), grouped(sum, a), grouped(L->max_total, b));
+        return DL_ERR_TOO_LARGE;
+    }
+    return DL_OK;
+}
+
+static enum dl_err read_error(zip_file_t *zf, const struct zent *e, char *err, size_t errlen)
+{
+    char nm[200];
+    zip_error_t *ze = zip_file_get_error(zf);
+    int code = zip_error_code_zip(ze);
+    if (code == ZIP_ER_CRC)
+        seterr(err, errlen, "zip entry '%s': CRC error (corrupt data)",
+               printable(e->name, nm, sizeof nm));
+    else
+        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
+               zip_error_strerror(ze));
+    return map_zip_error(code);
+}
+
+enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
+                        const struct dl_zip_limits *lim, char *err, size_t errlen)
+{
+    enum dl_err rc = DL_OK;
+    zip_file_t *zf = NULL;
+    char nm[200], a[32], b[32];
+
+    if (!z || !out || i >= z->n) {
+        seterr(err, errlen, "dl_zip_read: invalid argument");
+        return DL_ERR_INVALID;
+    }
+    dl_buf_reset(out);
+    struct zent *e = &z->ents[i];
+    struct dl_zip_limits L = {
+        .max_entry_size = DL_ZIP_DEFAULT_MAX_ENTRY,
+        .max_ratio = DL_ZIP_DEFAULT_MAX_RATIO,
+        .ratio_min_size = DL_ZIP_DEFAULT_RATIO_MIN_SIZE,
+        .max_total = DL_ZIP_DEFAULT_MAX_TOTAL,
+    };
+    if (lim) {
+        if (lim->max_entry_size)
+            L.max_entry_size = lim->max_entry_size;
+        if (lim->max_ratio)
+            L.max_ratio = lim->max_ratio;
+        if (lim->ratio_min_size)
+            L.ratio_min_size = lim->ratio_min_size;
+        if (lim->max_total)
+            L.max_total = lim->max_total;
+    }
+
+    if (e->encrypted) {
+        rc = DL_ERR_UNSUPPORTED;
+        seterr(err, errlen, "zip entry '%s': entry is encrypted",
+               printable(e->name, nm, sizeof nm));
+        goto out;
+    }
+    if (e->method == DL_ZIP_METHOD_ZSTD) {
+        rc = DL_ERR_UNSUPPORTED;
+        seterr(err, errlen,
+               "zip entry '%s' is zstd-compressed (method 93), which this build cannot read yet",
+               printable(e->name, nm, sizeof nm));
+        goto out;
+    }
+    if (!zip_compression_method_supported(e->method, 0)) {
+        rc = DL_ERR_UNSUPPORTED;
+        seterr(err, errlen, "zip entry '%s' uses compression method %u, which is not supported",
+               printable(e->name, nm, sizeof nm), (unsigned)e->method);
+        goto out;
+    }
+
+    uint64_t prior = z->total - e->counted;
+    rc = check_guards(e, e->size, prior, &L, err, errlen);
+    if (rc)
+        goto out;
+    if (e->size > out->cap || e->size >= SIZE_MAX) {
+        rc = DL_ERR_TOO_LARGE;
+        seterr(err, errlen, "zip entry '%s' (%s bytes) does not fit in the buffer (cap %s bytes)",
+               printable(e->name, nm, sizeof nm), grouped(e->size, a), grouped(out->cap, b));
+        goto out;
+    }
+    rc = dl_buf_reserve(out, (size_t)(e->size < PREALLOC_MAX ? e->size : PREALLOC_MAX));
+    if (rc) {
+        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
+               dl_err_str(rc));
+        goto out;
+    }
+
+    zf = zip_fopen_index(z->za, e->index, 0);
+    if (!zf) {
+        zip_error_t *ze = zip_get_error(z->za);
+        rc = map_zip_error(zip_error_code_zip(ze));
+        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
+               zip_error_strerror(ze));
+        goto out;
+    }
+
+    /* Declared sizes can lie. The guards above passed for the declared size, so reading
+     * never goes past it: a probe for one more byte proves a lie, and also takes libzip to the
+     * end of the entry, where it checks the CRC. */
+    uint64_t got = 0;
+    while (got < e->size) {
+        size_t want = READ_CHUNK;
+        if ((uint64_t)want > e->size - got)
+            want = (size_t)(e->size - got);
+        rc = dl_buf_reserve(out, want);
+        if (rc) {
+            seterr(err, errlen, "zip entry '%s' does not fit in the buffer (cap %s bytes)",
+                   printable(e->name, nm, sizeof nm), grouped(out->cap, a));
+            goto out;
+        }
+        zip_int64_t n = zip_fread(zf, out->data + out->len, want);
+        if (n < 0) {
+            rc = read_error(zf, e, err, errlen);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        out->data[out->len] = 0;
+        got += (uint64_t)n;
+    }
+    if (got == e->size) {
+        uint8_t probe;
+        zip_int64_t n = zip_fread(zf, &probe, 1);
+        if (n < 0) {
+            rc = read_error(zf, e, err, errlen);
+            goto out;
+        }
+        if (n > 0) {
+            rc = DL_ERR_PARSE;
+            seterr(err, errlen, "zip entry '%s' expands past its declared size of %s bytes",
+                   printable(e->name, nm, sizeof nm), grouped(e->size, a));
+            goto out;
+        }
+    }
+    if (got != e->size) {
+        rc = DL_ERR_PARSE;
+        seterr(err, errlen, "zip entry '%s' is shorter than declared (%s of %s bytes)",
+               printable(e->name, nm, sizeof nm), grouped(got, a), grouped(e->size, b));
+        goto out;
+    }
+    if (got > e->counted) {
+        z->total += got - e->counted;
+        e->counted = got;
+    }
+
+out:
+    if (zf)
+        zip_fclose(zf);
+    if (rc)
+        dl_buf_reset(out);
+    return rc;
+}

@@ -1,0 +1,782 @@
+/* Items: wire bytes, sizes, keys and rejection reasons (src/item/item.c). */
+#include <stdlib.h>
+
+#include "core/arena.h"
+#include "core/json.h"
+#include "item/item.h"
+#include "test.h"
+
+static struct dl_arena *arena;
+
+static char *xmalloc(size_t n)
+{
+    char *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* Parse a JSON document for a test; NULL (and a failed check) if it does not parse. */
+static const struct dl_json *J(const char *s)
+{
+    struct dl_json *out = NULL;
+    struct dl_pos_err err;
+    enum dl_err e = dl_json_parse_doc(arena, (const uint8_t *)s, strlen(s), &out, &err);
+    CHECK_INT(e, DL_OK);
+    if (e)
+        fprintf(stderr, "  test JSON does not parse: %s\n", err.msg);
+    return e ? NULL : out;
+}
+
+static struct dl_key_schema schema0(void)
+{
+    struct dl_key_schema ks;
+    memset(&ks, 0, sizeof ks);
+    return ks;
+}
+
+static struct dl_key_schema schema1(const char *pk, char pt)
+{
+    struct dl_key_schema ks = schema0();
+    ks.n = 1;
+    ks.k[0].name = (char *)pk;
+    ks.k[0].name_len = strlen(pk);
+    ks.k[0].type = pt;
+    return ks;
+}
+
+static struct dl_key_schema schema2(const char *pk, char pt, const char *sk, char st)
+{
+    struct dl_key_schema ks = schema1(pk, pt);
+    ks.n = 2;
+    ks.k[1].name = (char *)sk;
+    ks.k[1].name_len = strlen(sk);
+    ks.k[1].type = st;
+    return ks;
+}
+
+static struct dl_item it;
+static struct dl_pos_err why;
+
+#define WIRE_IS(s) CHECK_MEM_STR(it.wire.data, it.wire.len, s)
+#define KEY_WIRE_IS(s) CHECK_MEM_STR(it.key_wire.data, it.key_wire.len, s)
+
+static enum dl_err from_json(const char *doc, const struct dl_key_schema *ks)
+{
+    const struct dl_json *j = J(doc);
+    return j ? dl_item_from_json(&it, j, ks, &why) : DL_ERR_PARSE;
+}
+
+static enum dl_err from_ddb(const char *doc, const struct dl_key_schema *ks)
+{
+    const struct dl_json *j = J(doc);
+    return j ? dl_item_from_ddb_json(&it, j, ks, &why) : DL_ERR_PARSE;
+}
+
+/* CSV row from two comma-separated lists (no quoting needed in tests; "" cells allowed). */
+static enum dl_err from_csv(const char *names, const char *values, const struct dl_key_schema *ks)
+{
+    struct dl_cursor n[16], v[16];
+    size_t nn = 0, nv = 0;
+    for (const char *p = names;; nn++) {
+        const char *c = strchr(p, ',');
+        n[nn] = dl_cursor_of(p, c ? (size_t)(c - p) : strlen(p));
+        if (!c) { nn++; break; }
+        p = c + 1;
+    }
+    for (const char *p = values;; nv++) {
+        const char *c = strchr(p, ',');
+        v[nv] = dl_cursor_of(p, c ? (size_t)(c - p) : strlen(p));
+        if (!c) { nv++; break; }
+        p = c + 1;
+    }
+    CHECK_INT(nn, nv);
+    return dl_item_from_csv(&it, n, v, nn, ks, &why);
+}
+
+/* Key bytes as printable text: type, length and value, e.g. "N3:1E0". */
+static const char *key_text(const struct dl_buf *key)
+{
+    static char out[4][512];
+    static int next;
+    char *o = out[next++ % 4];
+    size_t len = 0, i = 0;
+    o[0] = 0;
+    while (i + 5 <= key->len) {
+        size_t n = (size_t)key->data[i + 1] << 24 | (size_t)key->data[i + 2] << 16 |
+                   (size_t)key->data[i + 3] << 8 | key->data[i + 4];
+        len += (size_t)snprintf(o + len, 512 - len, "%s%c%zu:%.*s", i ? "|" : "", key->data[i], n, (int)n,
+                                (const char *)key->data + i + 5);
+        i += 5 + n;
+    }
+    if (i != key->len)
+        snprintf(o + len, 512 - len, "(trailing bytes)");
+    return o;
+}
+
+/* ------------------------------------------------------------------ wire and size */
+
+static void test_scalars(void)
+{
+    struct dl_key_schema ks = schema0();
+    CHECK_INT(from_json("{\"a\":\"x\",\"n\":1,\"t\":true,\"f\":false,\"z\":null}", &ks), DL_OK);
+    WIRE_IS("{\"a\":{\"S\":\"x\"},\"n\":{\"N\":\"1\"},\"t\":{\"BOOL\":true},\"f\":{\"BOOL\":false},"
+            "\"z\":{\"NULL\":true}}");
+    /* a: 1+1; n: 1 + (ceil(1/2)+1 = 2); t: 1+1; f: 1+1; z: 1+1  => 2+3+2+2+2 = 11 */
+    CHECK_INT(it.size, 11);
+    CHECK_INT(it.key.len, 0);
+    CHECK_INT(it.key_wire.len, 0);
+
+    /* numbers keep their text */
+    CHECK_INT(from_json("{\"p\":1.50,\"q\":-0,\"r\":1E+2,\"s\":-12345.678e-3}", &ks), DL_OK);
+    WIRE_IS("{\"p\":{\"N\":\"1.50\"},\"q\":{\"N\":\"-0\"},\"r\":{\"N\":\"1E+2\"},\"s\":{\"N\":\"-12345.678e-3\"}}");
+    /* p: 1 + (2 digits "15" -> 2); q: 1 + (zero -> 1); r: 1 + (1 digit -> 2);
+     * s: 1 + (8 digits -> 4+1 = 5)  => 3+2+3+6 = 14 */
+    CHECK_INT(it.size, 14);
+
+    /* an empty object is an empty item when no key is required */
+    CHECK_INT(from_json("{}", &ks), DL_OK);
+    WIRE_IS("{}");
+    CHECK_INT(it.size, 0);
+    CHECK_INT(dl_item_wcu(it.size), 1);
+}
+
+static void test_nested(void)
+{
+    struct dl_key_schema ks = schema0();
+    CHECK_INT(from_json("{\"m\":{\"k\":[1,\"s\",{\"x\":[]}],\"e\":{}},\"l\":[]}", &ks), DL_OK);
+    WIRE_IS("{\"m\":{\"M\":{\"k\":{\"L\":[{\"N\":\"1\"},{\"S\":\"s\"},{\"M\":{\"x\":{\"L\":[]}}}]},"
+            "\"e\":{\"M\":{}}}},\"l\":{\"L\":[]}}");
+    /* m: name 1 + M(3 + k + e)
+     *    k: 1 (element) + 1 (name) + L(3 + [1 + 2] + [1 + 1] + [1 + M(3 + 1 + 1 + L(3))])
+     *       = 2 + (3 + 3 + 2 + (1 + 8)) = 2 + 17 = 19
+     *    e: 1 + 1 + M(3) = 5
+     *    M = 3 + 19 + 5 = 27 -> m = 28
+     * l: 1 + L(3) = 4  => 32 */
+    CHECK_INT(it.size, 32);
+
+    /* lists of lists and maps in lists */
+    CHECK_INT(from_json("{\"a\":[[true],[[null]],{\"b\":[\"\"]}]}", &ks), DL_OK);
+    WIRE_IS("{\"a\":{\"L\":[{\"L\":[{\"BOOL\":true}]},{\"L\":[{\"L\":[{\"NULL\":true}]}]},"
+            "{\"M\":{\"b\":{\"L\":[{\"S\":\"\"}]}}}]}}");
+    /* a: 1 + L(3 + [1 + L(3 + 1 + 1)] + [1 + L(3 + 1 + L(3 + 1 + 1))] + [1 + M(3 + 1 + 1 + L(3 + 1 + 0))])
+     *    = 1 + (3 + 6 + 10 + 10) = 30 */
+    CHECK_INT(it.size, 30);
+}
+
+static void test_strings_and_names(void)
+{
+    struct dl_key_schema ks = schema0();
+    /* unicode names, escapes, control characters, NUL, DEL, empty string/list/map */
+    CHECK_INT(from_json("{\"na\\u00efve \\u2603\":\"line\\nbreak \\\"q\\\" back\\\\slash \\u0001\\u001f tab\\t\","
+                        "\"$ x\":\"\",\"\\ud83d\\ude00\":[],\"e\":{},\"nul\":\"a\\u0000b\\u007f\"}",
+                        &ks),
+             DL_OK);
+    WIRE_IS("{\"na\xc3\xafve \xe2\x98\x83\":{\"S\":\"line\\nbreak \\\"q\\\" back\\\\slash \\u0001\\u001f tab\\t\"},"
+            "\"$ x\":{\"S\":\"\"},\"\xf0\x9f\x98\x80\":{\"L\":[]},\"e\":{\"M\":{}},"
+            "\"nul\":{\"S\":\"a\\u0000b\x7f\"}}");
+    /* "naïve ☃" = 1+1+2+1+1+1+3 = 10 bytes; its value "line\nbreak "q" back\slash \x01\x1f tab\t"
+     * = 4+1+6+3+5+1+6+2+4+1 = 33 bytes  -> 43
+     * "$ x" 3 + "" 0 -> 3;  U+1F600 is 4 bytes + L 3 -> 7;  "e" 1 + M 3 -> 4;
+     * "nul" 3 + "a\0b\x7f" 4 -> 7   => 43+3+7+4+7 = 64 */
+    CHECK_INT(it.size, 64);
+}
+
+static void test_size_limit(void)
+{
+    struct dl_key_schema ks = schema0();
+    /* {"a": "xxx..."}: size = 1 (name) + string bytes */
+    size_t n = 409599;
+    char *doc = xmalloc(n + 32);
+    memcpy(doc, "{\"a\":\"", 6);
+    memset(doc + 6, 'x', n);
+    memcpy(doc + 6 + n, "\"}", 3);
+    CHECK_INT(from_json(doc, &ks), DL_OK);
+    CHECK_INT(it.size, 409600);
+    CHECK_INT(it.wire.len, 409599 + 14); /* {"a":{"S":"..."}} */
+    CHECK_INT(dl_item_wcu(it.size), 400);
+    free(doc);
+
+    n = 409600;
+    doc = xmalloc(n + 32);
+    memcpy(doc, "{\"a\":\"", 6);
+    memset(doc + 6, 'x', n);
+    memcpy(doc + 6 + n, "\"}", 3);
+    CHECK_INT(from_json(doc, &ks), DL_ERR_TOO_LARGE);
+    CHECK_INT(why.code, DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 409,601 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    free(doc);
+
+    /* the size is exact even when the excess comes early: 412,345 = 1 + 412,344 */
+    n = 412344;
+    doc = xmalloc(n + 64);
+    memcpy(doc, "{\"a\":\"", 6);
+    memset(doc + 6, 'x', n);
+    memcpy(doc + 6 + n, "\",\"b\":[1,2]}", 13);
+    /* + b: 1 + L(3 + 3 + 3) = 10 */
+    CHECK_INT(from_json(doc, &ks), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 412,355 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    memcpy(doc + 6 + n, "\"}", 3);
+    CHECK_INT(from_json(doc, &ks), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 412,345 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    free(doc);
+
+    /* the same boundary through many small values in a list: a + L(3 + k * (1 + 1)) */
+    size_t k = (409600 - 1 - 3) / 2; /* 204,798 elements "x" -> 1 + 3 + 409,596 = 409,600 */
+    doc = xmalloc(k * 4 + 32);
+    size_t o = 0;
+    o += (size_t)sprintf(doc, "{\"a\":[");
+    for (size_t i = 0; i < k; i++)
+        o += (size_t)sprintf(doc + o, "%s\"x\"", i ? "," : "");
+    strcpy(doc + o, "]}");
+    CHECK_INT(from_json(doc, &ks), DL_OK);
+    CHECK_INT(it.size, 409600);
+    strcpy(doc + o, ",1]}"); /* one more element: + 1 + 2 */
+    CHECK_INT(from_json(doc, &ks), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 409,603 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    free(doc);
+
+    CHECK_INT(dl_item_wcu(0), 1);
+    CHECK_INT(dl_item_wcu(1), 1);
+    CHECK_INT(dl_item_wcu(1024), 1);
+    CHECK_INT(dl_item_wcu(1025), 2);
+    CHECK_INT(dl_item_wcu(409600), 400);
+}
+
+static void test_depth(void)
+{
+    struct dl_key_schema ks = schema0();
+    /* 31 nested lists around a scalar: the scalar is at level 32 */
+    char doc[256];
+    int o = sprintf(doc, "{\"x\":");
+    for (int i = 0; i < 31; i++)
+        doc[o++] = '[';
+    doc[o++] = '1';
+    for (int i = 0; i < 31; i++)
+        doc[o++] = ']';
+    strcpy(doc + o, "}");
+    CHECK_INT(from_json(doc, &ks), DL_OK);
+    /* x: 1 + 31 lists of one element: 31 * (3 + 1) + number 2 = 126 -> 127 */
+    CHECK_INT(it.size, 127);
+
+    /* 32 nested lists around a scalar: the scalar is at level 33 */
+    o = sprintf(doc, "{\"x\":");
+    for (int i = 0; i < 32; i++)
+        doc[o++] = '[';
+    doc[o++] = '1';
+    for (int i = 0; i < 32; i++)
+        doc[o++] = ']';
+    strcpy(doc + o, "}");
+    CHECK_INT(from_json(doc, &ks), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'x': nesting deeper than 32 levels");
+    CHECK_INT(why.offset, 5 + 32); /* the value at level 33 */
+
+    /* 32 nested maps with an empty innermost map: nothing at level 33 */
+    o = sprintf(doc, "{\"x\":");
+    for (int i = 0; i < 31; i++)
+        o += sprintf(doc + o, "{\"a\":");
+    o += sprintf(doc + o, "{}");
+    for (int i = 0; i < 31; i++)
+        doc[o++] = '}';
+    strcpy(doc + o, "}");
+    CHECK_INT(from_json(doc, &ks), DL_OK);
+}
+
+/* ------------------------------------------------------------------ rejections */
+
+static void test_rejections(void)
+{
+    struct dl_key_schema none = schema0();
+    struct dl_key_schema uuid = schema1("uuid", 'S');
+    struct dl_key_schema idn = schema1("id", 'N');
+    struct dl_key_schema two = schema2("uuid", 'S', "ts", 'N');
+
+    CHECK_INT(from_json("{\"name\":\"x\"}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "missing partition key 'uuid'");
+    CHECK_INT(why.code, DL_ERR_INVALID);
+    CHECK_INT(from_json("{\"uuid\":\"u\"}", &two), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "missing sort key 'ts'");
+    CHECK_INT(from_json("{\"uuid\":\"\"}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "partition key 'uuid' is empty");
+    CHECK_INT(from_json("{\"uuid\":\"u\",\"ts\":\"\"}", &two), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "sort key 'ts' is empty");
+    CHECK_INT(from_json("{\"id\":\"abc\"}", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but is the string 'abc'");
+    CHECK_INT(from_json("{\"id\":\"042\"}", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but '042' is not a valid number: leading zeros are not allowed");
+    CHECK_INT(from_json("{\"id\":1e200}", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id': number 1e200 is out of DynamoDB's range (1E-130 to 9.99E+125)");
+    CHECK_INT(from_json("{\"uuid\":[\"a\"]}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'uuid' must be a string (S) but is a list");
+    CHECK_INT(from_json("{\"uuid\":{}}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'uuid' must be a string (S) but is a map");
+    CHECK_INT(from_json("{\"uuid\":true}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'uuid' must be a string (S) but is a boolean (true)");
+    CHECK_INT(from_json("{\"uuid\":null}", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'uuid' must be a string (S) but is null");
+    struct dl_key_schema bin = schema1("b", 'B');
+    CHECK_INT(from_json("{\"b\":5}", &bin), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'b' must be binary (B) but is the number 5");
+
+    /* key sizes: partition 2,048 bytes, sort 1,024 bytes */
+    static char doc[4096];
+    sprintf(doc, "{\"uuid\":\"%0*d\"}", 2048, 0);
+    CHECK_INT(from_json(doc, &uuid), DL_OK);
+    sprintf(doc, "{\"uuid\":\"%0*d\"}", 2100, 0);
+    CHECK_INT(from_json(doc, &uuid), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "partition key 'uuid' is 2,100 bytes; limit 2,048");
+    struct dl_key_schema ss = schema2("uuid", 'S', "sk", 'S');
+    sprintf(doc, "{\"uuid\":\"u\",\"sk\":\"%0*d\"}", 1024, 0);
+    CHECK_INT(from_json(doc, &ss), DL_OK);
+    sprintf(doc, "{\"uuid\":\"u\",\"sk\":\"%0*d\"}", 1025, 0);
+    CHECK_INT(from_json(doc, &ss), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "sort key 'sk' is 1,025 bytes; limit 1,024");
+
+    /* numbers */
+    CHECK_INT(from_json("{\"price\":10000000000000000000000000000000000000001}", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'price': number has 41 significant digits; DynamoDB allows 38");
+    CHECK_INT(why.offset, 9);
+    CHECK_INT(from_json("{\"m\":{\"deep\":[1,2,1e-200]}}", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'm.deep[2]': number 1e-200 is out of DynamoDB's range (1E-130 to 9.99E+125)");
+
+    /* names */
+    CHECK_INT(from_json("{\"\":1}", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "an attribute name is empty");
+    /* an empty name inside a map is passed on (see docs/mapping.md) */
+    CHECK_INT(from_json("{\"m\":{\"\":1}}", &none), DL_OK);
+    WIRE_IS("{\"m\":{\"M\":{\"\":{\"N\":\"1\"}}}}");
+
+    /* not an object */
+    CHECK_INT(from_json("[1]", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "a record must be a JSON object to become an item, not an array");
+    CHECK_INT(dl_item_from_json(&it, NULL, &none, &why), DL_ERR_INVALID);
+
+    /* why may be NULL */
+    const struct dl_json *j = J("{\"\":1}");
+    CHECK_INT(dl_item_from_json(&it, j, &none, NULL), DL_ERR_INVALID);
+}
+
+/* ------------------------------------------------------------------ keys */
+
+static void test_keys_json(void)
+{
+    /* S key from a number: its text */
+    struct dl_key_schema s = schema1("id", 'S');
+    CHECK_INT(from_json("{\"x\":1,\"id\":1.0}", &s), DL_OK);
+    WIRE_IS("{\"x\":{\"N\":\"1\"},\"id\":{\"S\":\"1.0\"}}");
+    KEY_WIRE_IS("{\"id\":{\"S\":\"1.0\"}}");
+    CHECK_STR(key_text(&it.key), "S3:1.0");
+    /* x: 1 + 2; id: 2 + 3  => 8 */
+    CHECK_INT(it.size, 8);
+
+    /* N key from a string holding a number: text kept on the wire, canonical key */
+    struct dl_key_schema n = schema1("id", 'N');
+    CHECK_INT(from_json("{\"id\":\"1.50\"}", &n), DL_OK);
+    WIRE_IS("{\"id\":{\"N\":\"1.50\"}}");
+    KEY_WIRE_IS("{\"id\":{\"N\":\"1.50\"}}");
+    CHECK_STR(key_text(&it.key), "N5:15E-1");
+    CHECK_INT(it.size, 4); /* 2 + (2 digits -> 2) */
+
+    /* B key from a string: its bytes, base64 on the wire */
+    struct dl_key_schema b = schema1("k", 'B');
+    CHECK_INT(from_json("{\"k\":\"hi\",\"v\":\"hi\"}", &b), DL_OK);
+    WIRE_IS("{\"k\":{\"B\":\"aGk=\"},\"v\":{\"S\":\"hi\"}}");
+    KEY_WIRE_IS("{\"k\":{\"B\":\"aGk=\"}}");
+    CHECK_STR(key_text(&it.key), "B2:hi");
+    CHECK_INT(it.size, 6);
+
+    /* two keys: key and key_wire in schema order, wire in source order */
+    struct dl_key_schema two = schema2("uuid", 'S', "ts", 'N');
+    CHECK_INT(from_json("{\"ts\":5,\"data\":{},\"uuid\":\"u-1\"}", &two), DL_OK);
+    WIRE_IS("{\"ts\":{\"N\":\"5\"},\"data\":{\"M\":{}},\"uuid\":{\"S\":\"u-1\"}}");
+    KEY_WIRE_IS("{\"uuid\":{\"S\":\"u-1\"},\"ts\":{\"N\":\"5\"}}");
+    CHECK_STR(key_text(&it.key), "S3:u-1|N3:5E0");
+    /* ts: 2 + 2; data: 4 + 3; uuid: 4 + 3  => 18 */
+    CHECK_INT(it.size, 18);
+
+    /* key names with characters to escape */
+    struct dl_key_schema q = schema1("a\"b", 'S');
+    CHECK_INT(from_json("{\"a\\\"b\":\"v\"}", &q), DL_OK);
+    KEY_WIRE_IS("{\"a\\\"b\":{\"S\":\"v\"}}");
+
+    /* no schema: no key */
+    struct dl_key_schema none = schema0();
+    CHECK_INT(from_json("{\"id\":1}", &none), DL_OK);
+    CHECK_INT(it.key.len, 0);
+    CHECK_INT(it.key_wire.len, 0);
+    CHECK_INT(dl_item_from_json(&it, J("{\"id\":1}"), NULL, &why), DL_OK);
+}
+
+static void test_keys_csv(void)
+{
+    struct dl_key_schema uuid = schema1("uuid", 'S');
+    CHECK_INT(from_csv("uuid,name,note", "u1,Ann,", &uuid), DL_OK);
+    WIRE_IS("{\"uuid\":{\"S\":\"u1\"},\"name\":{\"S\":\"Ann\"}}");
+    KEY_WIRE_IS("{\"uuid\":{\"S\":\"u1\"}}");
+    CHECK_STR(key_text(&it.key), "S2:u1");
+    CHECK_INT(it.size, 4 + 2 + 4 + 3);
+
+    /* everything is S, numbers included */
+    struct dl_key_schema none = schema0();
+    CHECK_INT(from_csv("zip,price", "00501,1.50", &none), DL_OK);
+    WIRE_IS("{\"zip\":{\"S\":\"00501\"},\"price\":{\"S\":\"1.50\"}}");
+
+    CHECK_INT(from_csv("uuid,name", ",Ann", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "partition key 'uuid' is empty");
+    CHECK_INT(why.column, 1);
+    CHECK_INT(from_csv("id,name", "u,Ann", &uuid), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "missing partition key 'uuid'");
+
+    struct dl_key_schema idn = schema1("id", 'N');
+    CHECK_INT(from_csv("name,id", "x,42", &idn), DL_OK);
+    WIRE_IS("{\"name\":{\"S\":\"x\"},\"id\":{\"N\":\"42\"}}");
+    CHECK_STR(key_text(&it.key), "N4:42E0");
+    CHECK_INT(from_csv("name,id", "x,042", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but '042' is not a valid number: leading zeros are not allowed");
+    CHECK_INT(why.column, 2);
+    CHECK_INT(from_csv("name,id", "x,abc", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but is the string 'abc'");
+    CHECK_INT(from_csv("name,id", "x, 42", &idn), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but ' 42' is not a valid number: it must start with a digit or '-'");
+
+    struct dl_key_schema b = schema1("bin", 'B');
+    CHECK_INT(from_csv("bin", "\xff\x01", &b), DL_OK); /* B cells are bytes, not text */
+    WIRE_IS("{\"bin\":{\"B\":\"/wE=\"}}");
+    CHECK_INT(it.size, 3 + 2);
+
+    /* invalid UTF-8 names the column */
+    CHECK_INT(from_csv("a,name", "x,ab\xc3", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'name' (column 2): the value is not valid UTF-8 (byte 3)");
+    CHECK_INT(why.column, 2);
+    CHECK_INT(from_csv("a,n\xff", "x,y", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "the name of column 2 is not valid UTF-8 (byte 2)");
+    CHECK_INT(from_csv("a,", "x,y", &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "column 2 has a value but no name");
+    CHECK_INT(from_csv("a,", "x,", &none), DL_OK); /* an unnamed empty column is nothing */
+    WIRE_IS("{\"a\":{\"S\":\"x\"}}");
+
+    /* a row of empty cells is an empty item */
+    CHECK_INT(from_csv("a,b", ",", &none), DL_OK);
+    WIRE_IS("{}");
+    CHECK_INT(it.size, 0);
+}
+
+static void test_keys_ddb(void)
+{
+    struct dl_key_schema n = schema1("id", 'N');
+    CHECK_INT(from_ddb("{\"id\":{\"S\":\"1\"}}", &n), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id' must be a number (N) but is a string (S)");
+    CHECK_INT(from_ddb("{\"id\":{\"N\":\"01\"}}", &n), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "key 'id': '01' is not a valid number: leading zeros are not allowed");
+    CHECK_INT(from_ddb("{\"x\":{\"N\":\"1\"}}", &n), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "missing partition key 'id'");
+    CHECK_INT(from_ddb("{\"id\":{\"N\":\"1\",\"S\":\"1\"}}", &n), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'id': value has 2 type keys; exactly one is allowed");
+
+    struct dl_key_schema s = schema1("id", 'S');
+    CHECK_INT(from_ddb("{\"id\":{\"S\":\"\"}}", &s), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "partition key 'id' is empty");
+    struct dl_key_schema b = schema1("id", 'B');
+    CHECK_INT(from_ddb("{\"id\":{\"B\":\"\"}}", &b), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "partition key 'id' is empty");
+    CHECK_INT(from_ddb("{\"id\":{\"B\":\"a\"}}", &b), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'id': B value 'a' is not valid base64");
+    CHECK_INT(from_ddb("{\"id\":{\"B\":\"aGk\"}}", &b), DL_OK);
+    WIRE_IS("{\"id\":{\"B\":\"aGk=\"}}"); /* re-encoded with padding */
+    KEY_WIRE_IS("{\"id\":{\"B\":\"aGk=\"}}");
+    CHECK_STR(key_text(&it.key), "B2:hi");
+}
+
+/* The same item through every builder gives the same key bytes. */
+static void test_key_equality_across_builders(void)
+{
+    struct dl_buf k1, k2;
+    dl_buf_init(&k1, 0);
+    dl_buf_init(&k2, 0);
+
+    struct dl_key_schema n = schema1("id", 'N');
+    CHECK_INT(from_json("{\"id\":1.0,\"v\":\"x\"}", &n), DL_OK);
+    dl_buf_append_cur(&k1, dl_buf_cur(&it.key));
+    CHECK_STR(key_text(&k1), "N3:1E0");
+    CHECK_INT(from_csv("v,id", "y,1", &n), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    CHECK_INT(from_ddb("{\"id\":{\"N\":\"1\"}}", &n), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    CHECK_INT(from_json("{\"id\":\"10e-1\"}", &n), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"id\":{\"N\":\"0.1E1\"}}"), &n, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
+    /* a different number is a different key */
+    CHECK_INT(from_csv("id", "2", &n), DL_OK);
+    CHECK(!dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+
+    /* S keys: bytes as they are ("1.0" and "1" differ) */
+    struct dl_key_schema s2 = schema2("pk", 'S', "sk", 'S');
+    CHECK_INT(from_json("{\"sk\":\"b\",\"pk\":\"a\"}", &s2), DL_OK);
+    dl_buf_reset(&k1);
+    dl_buf_append_cur(&k1, dl_buf_cur(&it.key));
+    CHECK_INT(from_csv("pk,sk", "a,b", &s2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    CHECK_INT(from_ddb("{\"pk\":{\"S\":\"a\"},\"sk\":{\"S\":\"b\"},\"x\":{\"N\":\"1\"}}", &s2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    /* ...from a DeleteRequest-style key map with the members the other way round */
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"sk\":{\"S\":\"b\"},\"pk\":{\"S\":\"a\"}}"), &s2, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
+    /* "ab"+"" is not "a"+"b": lengths are part of the key */
+    CHECK_INT(from_json("{\"pk\":\"ab\",\"sk\":\"\\u0000\"}", &s2), DL_OK);
+    CHECK(!dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+
+    /* B keys: JSON string bytes = DynamoDB JSON base64, padded or not */
+    struct dl_key_schema b = schema1("b", 'B');
+    CHECK_INT(from_json("{\"b\":\"hi\"}", &b), DL_OK);
+    dl_buf_reset(&k1);
+    dl_buf_append_cur(&k1, dl_buf_cur(&it.key));
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk=\"}}"), &b, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk\"}}"), &b, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
+    CHECK_INT(from_csv("b", "hi", &b), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+
+    /* the key of an item's own wire and key_wire match its key */
+    struct dl_key_schema two = schema2("uuid", 'S', "ts", 'N');
+    CHECK_INT(from_json("{\"ts\":1.50,\"uuid\":\"u\"}", &two), DL_OK);
+    const struct dl_json *w = NULL;
+    struct dl_pos_err perr;
+    CHECK_INT(dl_json_parse_doc(arena, it.wire.data, it.wire.len, (struct dl_json **)&w, &perr), DL_OK);
+    CHECK_INT(dl_item_key_from_ddb_json(w, &two, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&it.key), dl_buf_cur(&k2)));
+    CHECK_INT(dl_json_parse_doc(arena, it.key_wire.data, it.key_wire.len, (struct dl_json **)&w, &perr), DL_OK);
+    CHECK_INT(dl_item_key_from_ddb_json(w, &two, &k2), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&it.key), dl_buf_cur(&k2)));
+
+    /* key_from_ddb_json failures */
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"}}"), &two, &k2), DL_ERR_INVALID);
+    CHECK_INT(k2.len, 0);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"},\"ts\":{\"S\":\"1\"}}"), &two, &k2),
+              DL_ERR_INVALID);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"},\"ts\":{\"N\":\"01\"}}"), &two, &k2),
+              DL_ERR_INVALID);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"\"},\"ts\":{\"N\":\"1\"}}"), &two, &k2),
+              DL_ERR_INVALID);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"a\"}}"), &b, &k2), DL_ERR_INVALID);
+    struct dl_key_schema none = schema0();
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk=\"}}"), &none, &k2), DL_ERR_INVALID);
+
+    dl_buf_free(&k1);
+    dl_buf_free(&k2);
+}
+
+/* ------------------------------------------------------------------ duplicates */
+
+static void test_duplicates(void)
+{
+    struct dl_key_schema none = schema0();
+    /* the last one wins, at the position of its last occurrence */
+    CHECK_INT(from_json("{\"a\":1,\"b\":2,\"a\":\"three\"}", &none), DL_OK);
+    WIRE_IS("{\"b\":{\"N\":\"2\"},\"a\":{\"S\":\"three\"}}");
+    CHECK_INT(it.size, 3 + 6); /* the superseded a:1 does not count */
+    CHECK_INT(from_json("{\"m\":{\"x\":1,\"y\":[],\"x\":{\"x\":1,\"x\":2}}}", &none), DL_OK);
+    WIRE_IS("{\"m\":{\"M\":{\"y\":{\"L\":[]},\"x\":{\"M\":{\"x\":{\"N\":\"2\"}}}}}}");
+    /* an invalid value that is superseded does not matter */
+    CHECK_INT(from_json("{\"n\":1e999,\"n\":1}", &none), DL_OK);
+    WIRE_IS("{\"n\":{\"N\":\"1\"}}");
+    /* many members: still the last wins */
+    char doc[4096];
+    int o = sprintf(doc, "{");
+    for (int i = 0; i < 100; i++)
+        o += sprintf(doc + o, "%s\"k%d\":%d", i ? "," : "", i % 10, i);
+    strcpy(doc + o, "}");
+    CHECK_INT(from_json(doc, &none), DL_OK);
+    WIRE_IS("{\"k0\":{\"N\":\"90\"},\"k1\":{\"N\":\"91\"},\"k2\":{\"N\":\"92\"},\"k3\":{\"N\":\"93\"},"
+            "\"k4\":{\"N\":\"94\"},\"k5\":{\"N\":\"95\"},\"k6\":{\"N\":\"96\"},\"k7\":{\"N\":\"97\"},"
+            "\"k8\":{\"N\":\"98\"},\"k9\":{\"N\":\"99\"}}");
+
+    /* key attribute given twice: the last one is the key */
+    struct dl_key_schema s = schema1("id", 'S');
+    CHECK_INT(from_json("{\"id\":\"first\",\"v\":1,\"id\":\"second\"}", &s), DL_OK);
+    WIRE_IS("{\"v\":{\"N\":\"1\"},\"id\":{\"S\":\"second\"}}");
+    CHECK_STR(key_text(&it.key), "S6:second");
+
+    /* CSV: the last non-empty cell wins */
+    CHECK_INT(from_csv("a,b,a", "1,2,3", &none), DL_OK);
+    WIRE_IS("{\"b\":{\"S\":\"2\"},\"a\":{\"S\":\"3\"}}");
+    CHECK_INT(from_csv("a,b,a", "1,2,", &none), DL_OK);
+    WIRE_IS("{\"a\":{\"S\":\"1\"},\"b\":{\"S\":\"2\"}}");
+    CHECK_INT(from_csv("id,id", ",k", &s), DL_OK);
+    WIRE_IS("{\"id\":{\"S\":\"k\"}}");
+
+    /* DynamoDB JSON follows the same rule */
+    CHECK_INT(from_ddb("{\"a\":{\"N\":\"1\"},\"b\":{\"M\":{\"c\":{\"S\":\"x\"},\"c\":{\"S\":\"y\"}}},\"a\":{\"S\":\"z\"}}",
+                       &none),
+              DL_OK);
+    WIRE_IS("{\"b\":{\"M\":{\"c\":{\"S\":\"y\"}}},\"a\":{\"S\":\"z\"}}");
+}
+
+/* ------------------------------------------------------------------ DynamoDB JSON */
+
+static void test_ddb_json(void)
+{
+    struct dl_key_schema pk = schema1("pk", 'S');
+    const char *doc =
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"5\"},\"b\":{\"B\":\"aGVsbG8=\"},\"ss\":{\"SS\":[\"a\",\"bc\"]},"
+        "\"ns\":{\"NS\":[\"1\",\"-2.50\"]},\"bs\":{\"BS\":[\"AQ==\",\"AgM\"]},"
+        "\"l\":{\"L\":[{\"S\":\"x\"},{\"NULL\":true},{\"L\":[]}]},"
+        "\"m\":{\"M\":{\"k\":{\"BOOL\":false},\"e\":{\"M\":{}}}},\"t\":{\"BOOL\":true},\"z\":{\"NULL\":true},"
+        "\"es\":{\"S\":\"\"},\"eb\":{\"B\":\"\"}}";
+    CHECK_INT(from_ddb(doc, &pk), DL_OK);
+    /* same as the input except base64 re-encoded with padding ("AgM" -> "AgM=") */
+    const char *expect =
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"5\"},\"b\":{\"B\":\"aGVsbG8=\"},\"ss\":{\"SS\":[\"a\",\"bc\"]},"
+        "\"ns\":{\"NS\":[\"1\",\"-2.50\"]},\"bs\":{\"BS\":[\"AQ==\",\"AgM=\"]},"
+        "\"l\":{\"L\":[{\"S\":\"x\"},{\"NULL\":true},{\"L\":[]}]},"
+        "\"m\":{\"M\":{\"k\":{\"BOOL\":false},\"e\":{\"M\":{}}}},\"t\":{\"BOOL\":true},\"z\":{\"NULL\":true},"
+        "\"es\":{\"S\":\"\"},\"eb\":{\"B\":\"\"}}";
+    WIRE_IS(expect);
+    KEY_WIRE_IS("{\"pk\":{\"S\":\"a\"}}");
+    /* pk 2+1=3; n 1+2=3; b 1+5=6 ("hello"); ss 2+(1+2)=5; ns 2+(2 + (2 digits "25" -> 2))=6;
+     * bs 2+(1+2)=5; l 1 + L(3 + (1+1) + (1+1) + (1+3)) = 1+11 = 12;
+     * m 1 + M(3 + (1+1+1) + (1+1+3)) = 1+11 = 12; t 1+1=2; z 1+1=2; es 2+0=2; eb 2+0=2
+     * => 3+3+6+5+6+5+12+12+2+2+2+2 = 60 */
+    CHECK_INT(it.size, 60);
+
+    /* round trip: the wire parsed again gives the same wire and size */
+    struct dl_buf wire1;
+    dl_buf_init(&wire1, 0);
+    dl_buf_append_cur(&wire1, dl_buf_cur(&it.wire));
+    size_t size1 = it.size;
+    CHECK_INT(from_ddb((const char *)wire1.data, &pk), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&wire1), dl_buf_cur(&it.wire)));
+    CHECK_INT(it.size, size1);
+
+    /* plain JSON -> wire -> DynamoDB JSON builder: the same wire, size and key */
+    struct dl_key_schema idn = schema1("id", 'N');
+    CHECK_INT(from_json("{\"id\":\"7\",\"s\":\"x\\n\\u0002\",\"l\":[1,{\"a\":null}],\"u\":\"\\u00e9\"}", &idn), DL_OK);
+    dl_buf_reset(&wire1);
+    dl_buf_append_cur(&wire1, dl_buf_cur(&it.wire));
+    size1 = it.size;
+    struct dl_buf key1;
+    dl_buf_init(&key1, 0);
+    dl_buf_append_cur(&key1, dl_buf_cur(&it.key));
+    CHECK_INT(from_ddb((const char *)wire1.data, &idn), DL_OK);
+    CHECK(dl_cursor_eq(dl_buf_cur(&wire1), dl_buf_cur(&it.wire)));
+    CHECK_INT(it.size, size1);
+    CHECK(dl_cursor_eq(dl_buf_cur(&key1), dl_buf_cur(&it.key)));
+    dl_buf_free(&key1);
+    dl_buf_free(&wire1);
+
+    /* depth counts AttributeValues, not JSON objects: 31 L around a scalar is fine */
+    char deep[1024];
+    int o = sprintf(deep, "{\"x\":");
+    for (int i = 0; i < 31; i++)
+        o += sprintf(deep + o, "{\"L\":[");
+    o += sprintf(deep + o, "{\"N\":\"1\"}");
+    for (int i = 0; i < 31; i++)
+        o += sprintf(deep + o, "]}");
+    strcpy(deep + o, "}");
+    CHECK_INT(from_ddb(deep, NULL), DL_OK);
+    o = sprintf(deep, "{\"x\":");
+    for (int i = 0; i < 32; i++)
+        o += sprintf(deep + o, "{\"M\":{\"a\":");
+    o += sprintf(deep + o, "{\"N\":\"1\"}");
+    for (int i = 0; i < 32; i++)
+        o += sprintf(deep + o, "}}");
+    strcpy(deep + o, "}");
+    CHECK_INT(from_ddb(deep, NULL), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'x': nesting deeper than 32 levels");
+}
+
+static void test_ddb_json_rejections(void)
+{
+    struct dl_key_schema none = schema0();
+    struct { const char *doc, *msg; } cases[] = {
+        { "{\"a\":\"x\"}", "attribute 'a': value must be a DynamoDB JSON object such as {\"S\":\"...\"}, not a string" },
+        { "{\"a\":{}}", "attribute 'a': value has no type (expected one of S, N, B, BOOL, NULL, SS, NS, BS, L, M)" },
+        { "{\"a\":{\"S\":\"x\",\"N\":\"1\"}}", "attribute 'a': value has 2 type keys; exactly one is allowed" },
+        { "{\"a\":{\"X\":\"x\"}}", "attribute 'a': unknown type 'X' (expected one of S, N, B, BOOL, NULL, SS, NS, BS, L, M)" },
+        { "{\"a\":{\"s\":\"x\"}}", "attribute 'a': unknown type 's' (expected one of S, N, B, BOOL, NULL, SS, NS, BS, L, M)" },
+        { "{\"n\":{\"N\":5}}", "attribute 'n': N value must be a string, not a number" },
+        { "{\"n\":{\"N\":\"1e400\"}}", "attribute 'n': number 1e400 is out of DynamoDB's range (1E-130 to 9.99E+125)" },
+        { "{\"n\":{\"N\":\"12345678901234567890123456789012345678901\"}}",
+          "attribute 'n': number has 41 significant digits; DynamoDB allows 38" },
+        { "{\"n\":{\"N\":\"+1\"}}", "attribute 'n': '+1' is not a valid number: it must start with a digit or '-'" },
+        { "{\"b\":{\"B\":\"!!!!\"}}", "attribute 'b': B value '!!!!' is not valid base64" },
+        { "{\"b\":{\"B\":1}}", "attribute 'b': B value must be a base64 string, not a number" },
+        { "{\"t\":{\"BOOL\":\"true\"}}", "attribute 't': BOOL value must be true or false, not a string" },
+        { "{\"z\":{\"NULL\":false}}", "attribute 'z': NULL value must be true" },
+        { "{\"z\":{\"NULL\":null}}", "attribute 'z': NULL value must be true, not null" },
+        { "{\"s\":{\"SS\":[]}}", "attribute 's': SS must not be empty" },
+        { "{\"s\":{\"NS\":[]}}", "attribute 's': NS must not be empty" },
+        { "{\"s\":{\"BS\":[]}}", "attribute 's': BS must not be empty" },
+        { "{\"s\":{\"SS\":\"a\"}}", "attribute 's': SS value must be an array of strings, not a string" },
+        { "{\"s\":{\"SS\":[\"a\",1]}}", "attribute 's[1]': SS elements must be strings, not a number" },
+        { "{\"s\":{\"SS\":[\"a\",\"b\",\"a\"]}}", "attribute 's': SS contains 'a' twice" },
+        { "{\"s\":{\"NS\":[\"1\",\"2\",\"1.0\"]}}", "attribute 's': NS contains duplicate values '1' and '1.0'" },
+        { "{\"s\":{\"NS\":[\"1\",\"01\"]}}", "attribute 's[1]': '01' is not a valid number: leading zeros are not allowed" },
+        { "{\"s\":{\"BS\":[\"aGk=\",\"aGk\"]}}", "attribute 's': BS contains duplicate values 'aGk=' and 'aGk'" },
+        { "{\"s\":{\"BS\":[\"aGk=\",\"a\"]}}", "attribute 's[1]': BS value 'a' is not valid base64" },
+        { "{\"l\":{\"L\":{}}}", "attribute 'l': L value must be an array, not an object" },
+        { "{\"m\":{\"M\":[]}}", "attribute 'm': M value must be an object, not an array" },
+        { "{\"m\":{\"M\":{\"in\":{\"L\":[{\"S\":\"ok\"},{\"N\":\"01\"}]}}}}",
+          "attribute 'm.in[1]': '01' is not a valid number: leading zeros are not allowed" },
+        { "{\"\":{\"S\":\"x\"}}", "an attribute name is empty" },
+        { "[]", "a record must be a JSON object to become an item, not an array" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_INT(from_ddb(cases[i].doc, &none), DL_ERR_INVALID);
+        CHECK_STR(why.msg, cases[i].msg);
+    }
+    /* empty strings inside sets are allowed; distinct sets pass */
+    CHECK_INT(from_ddb("{\"s\":{\"SS\":[\"\",\"a\"]},\"n\":{\"NS\":[\"1\",\"-1\",\"10\"]}}", &none), DL_OK);
+    WIRE_IS("{\"s\":{\"SS\":[\"\",\"a\"]},\"n\":{\"NS\":[\"1\",\"-1\",\"10\"]}}");
+    /* s 1 + (0 + 1); n 1 + (2 + 2 + 2)  => 2 + 7 = 9 */
+    CHECK_INT(it.size, 9);
+}
+
+/* One dl_item serves record after record. */
+static void test_reuse(void)
+{
+    struct dl_key_schema s = schema1("id", 'S');
+    CHECK_INT(from_json("{\"id\":\"a\",\"big\":\"0123456789012345678901234567890123456789\"}", &s), DL_OK);
+    uint8_t *wire = it.wire.data;
+    CHECK_INT(from_json("{\"id\":\"b\"}", &s), DL_OK);
+    WIRE_IS("{\"id\":{\"S\":\"b\"}}");
+    KEY_WIRE_IS("{\"id\":{\"S\":\"b\"}}");
+    CHECK_STR(key_text(&it.key), "S1:b");
+    CHECK_INT(it.size, 3);
+    CHECK(it.wire.data == wire); /* no reallocation */
+    /* a failed build followed by a good one */
+    CHECK_INT(from_json("{\"x\":1}", &s), DL_ERR_INVALID);
+    CHECK_INT(from_csv("id", "c", &s), DL_OK);
+    WIRE_IS("{\"id\":{\"S\":\"c\"}}");
+    CHECK_INT(why.code, DL_OK);
+    CHECK_STR(why.msg, "");
+    dl_item_reset(&it);
+    CHECK_INT(it.wire.len, 0);
+    CHECK_INT(it.size, 0);
+}
+
+int main(void)
+{
+    arena = dl_arena_new(0, 0);
+    dl_item_init(&it);
+    TEST_RUN(test_scalars);
+    TEST_RUN(test_nested);
+    TEST_RUN(test_strings_and_names);
+    TEST_RUN(test_size_limit);
+    TEST_RUN(test_depth);
+    TEST_RUN(test_rejections);
+    TEST_RUN(test_keys_json);
+    TEST_RUN(test_keys_csv);
+    TEST_RUN(test_keys_ddb);
+    TEST_RUN(test_key_equality_across_builders);
+    TEST_RUN(test_duplicates);
+    TEST_RUN(test_ddb_json);
+    TEST_RUN(test_ddb_json_rejections);
+    TEST_RUN(test_reuse);
+    dl_item_free(&it);
+    dl_arena_destroy(arena);
+    return test_summary();
+}

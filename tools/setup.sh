@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install what ddbload needs to build, test and run its demo: Debian packages and the pinned
+# npm services (s3rver, dynalite; see tools/services/package-lock.json). Idempotent; quiet
+# when everything is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+pkgs=(build-essential cmake pkg-config git curl ca-certificates python3
+      libcurl4-openssl-dev libssl-dev libzip-dev libzstd-dev zlib1g-dev libexpat1-dev zstd
+      nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs/npm may come from outside Debian on some images: accept working binaries instead.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The aws CLI is the independent client the demo and tests read results back with.
+if ! command -v aws >/dev/null; then
+    echo "setup: installing the aws CLI (Debian package awscli)"
+    DEBIAN_FRONTEND=noninteractive ${sudo_cmd:-} apt-get install -y -qq --no-install-recommends awscli >/dev/null
+fi
+python3 -c 'import boto3' 2>/dev/null || {
+    echo "setup: installing boto3 (Debian package python3-boto3)"
+    DEBIAN_FRONTEND=noninteractive ${sudo_cmd:-} apt-get install -y -qq --no-install-recommends python3-boto3 >/dev/null
+}
+
+# npm services, exactly as locked
+lock="$here/services/package-lock.json"
+stamp="$here/services/node_modules/.ddbload-lock.sha256"
+want=$(sha256sum "$lock" | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: installing s3rver and dynalite from tools/services/package-lock.json"
+    (cd "$here/services" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" >"$stamp"
+fi
