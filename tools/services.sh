@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start or stop the local services ddbload's demo and tests run against, on loopback only:
-#   s3rver   (S3; checks SigV4 signatures with access key S3RVER / secret S3RVER)
+#   s3rver   (S3; accepts access key S3RVER, secret S3RVER: it checks the key id, not V4 signatures)
 #   dynalite (DynamoDB's API on an in-memory LevelDB)
 # usage: tools/services.sh start STATE_DIR   -> writes STATE_DIR/env (sourceable) and pid files
 #        tools/services.sh stop  STATE_DIR

@@ -391,6 +391,25 @@ static char *default_dead_letter(void)
     return strdup(name);
 }
 
+/* DescribeTable, waiting (up to 5 minutes) while the table is being created: writes to a
+ * CREATING table fail with ResourceNotFoundException. */
+static bool describe_active(struct loader *L, const char *table, char *err, size_t errlen)
+{
+    for (int i = 0; i < 600; i++) {
+        dl_table_info_free(&L->table);
+        if (dl_ddb_describe_table(L->net, &L->cfg, table, &L->table, err, errlen))
+            return false;
+        if (strcmp(L->table.status, "CREATING") != 0)
+            return true;
+        if (i == 0)
+            dl_info("table '%s' is being created; waiting until it is ACTIVE", table);
+        struct timespec ts = { 0, 500 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    snprintf(err, errlen, "table '%s' is still CREATING after 5 minutes", table);
+    return false;
+}
+
 static void decode_opts(const struct loader *L, const struct dl_key_schema *ks, struct dl_decode_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -412,7 +431,7 @@ int dl_cmd_run(const struct dl_args *a)
         dl_error("%s", err);
         goto out;
     }
-    if (dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
+    if (!describe_active(&L, a->table, err, sizeof err)) {
         dl_error("%s", err);
         goto out;
     }
@@ -610,7 +629,7 @@ int dl_cmd_replay(const struct dl_args *a)
         dl_error("%s", arena ? err : "out of memory");
         goto out;
     }
-    if (dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
+    if (!describe_active(&L, a->table, err, sizeof err)) {
         dl_error("%s", err);
         goto out;
     }

@@ -450,7 +450,7 @@ static enum dl_err unescape(struct parser *ps, size_t b, size_t e, struct dl_cur
 /* The string at q: *out borrows from the input when it has no escapes. */
 static enum dl_err parse_string(struct parser *ps, size_t q, size_t *end, struct dl_cursor *out)
 {
-    bool esc;
+    bool esc = false;
     enum dl_err rc = scan_string(ps, q, end, &esc);
     if (rc)
         return rc;
@@ -609,7 +609,7 @@ static enum dl_err parse(struct parser *ps, size_t start, size_t *consumed, stru
             } else {
                 root = v;
             }
-            size_t end;
+            size_t end = i;
             switch (t) {
             case DL_JSON_OBJECT:
             case DL_JSON_ARRAY:
@@ -630,7 +630,8 @@ static enum dl_err parse(struct parser *ps, size_t start, size_t *consumed, stru
                 break;
             case DL_JSON_NUMBER:
                 rc = parse_number(ps, i, &end);
-                v->str = dl_cursor_of(ps->p + i, end - i);
+                if (rc == DL_OK)
+                    v->str = dl_cursor_of(ps->p + i, end - i);
                 break;
             default:
                 rc = parse_literal(ps, i, &end, &v->type);
@@ -653,7 +654,7 @@ static enum dl_err parse(struct parser *ps, size_t start, size_t *consumed, stru
                     rc = fail_unexpected(ps, i, "expected string for object member name");
                 goto out;
             }
-            size_t end;
+            size_t end = i;
             rc = parse_string(ps, i, &end, &key);
             if (rc)
                 goto out;

@@ -1133,7 +1133,7 @@ enum dl_err dl_item_key_from_ddb_json(const struct dl_json *obj, const struct dl
                                       struct dl_buf *key)
 {
     enum dl_err e = DL_OK;
-    dl_buf_reset(key);
+    size_t start = key->len; /* appends: the writer collects many keys in one buffer */
     if (!ks || ks->n < 1 || ks->n > 2 || !obj || obj->type != DL_JSON_OBJECT) {
         e = DL_ERR_INVALID;
         goto out;
@@ -1184,8 +1184,11 @@ enum dl_err dl_item_key_from_ddb_json(const struct dl_json *obj, const struct dl
         }
     }
 out:
-    if (e)
-        dl_buf_reset(key);
+    if (e) {
+        key->len = start;
+        if (key->data)
+            key->data[start] = 0;
+    }
     return e;
 }
 

@@ -96,9 +96,10 @@ enum dl_err dl_item_from_ddb_json(struct dl_item *it, const struct dl_json *obj,
                                   const struct dl_key_schema *ks, struct dl_pos_err *why);
 
 /* Canonical key bytes (as in dl_item.key) from a DynamoDB JSON item or key map, e.g. an
- * UnprocessedItems PutRequest.Item or DeleteRequest.Key. key is reset first. Only the key
- * attributes are looked at (validated as in dl_item_from_ddb_json). DL_ERR_INVALID, with key
- * left empty, if ks has no keys, or a key attribute is missing, mistyped, empty or invalid. */
+ * UnprocessedItems PutRequest.Item or DeleteRequest.Key, APPENDED to key (reset it first
+ * for a single key). Only the key attributes are looked at. DL_ERR_INVALID, with key back
+ * at its length on entry, if ks has no keys, or a key attribute is missing, not of the
+ * schema's type, empty or invalid; DL_ERR_NOMEM/DL_ERR_TOO_LARGE from the buffer. */
 enum dl_err dl_item_key_from_ddb_json(const struct dl_json *keymap_or_item,
                                       const struct dl_key_schema *ks, struct dl_buf *key);
 

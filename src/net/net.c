@@ -5,7 +5,20 @@
  *
  * Life of a request: submitted -> n->incoming (locked) -> n->waiting (FIFO, thread-local)
  * -> running on a pooled easy handle -> finished (done() called), or back to waiting
- * through the backoff heap when the attempt failed in a retryable way. */
+ * through the backoff heap when the attempt failed in a retryable way.
+ *
+ * Semantics callers rely on (beyond net.h):
+ * - dl_net_submit clears the response fields itself. When it returns an error (DL_ERR_INVALID
+ *   for a request without method/URL/done, DL_ERR_CANCELLED once dl_net_destroy has begun,
+ *   DL_ERR_NET after the multi handle failed) done() is NOT called.
+ * - Every method is retried, POST included: the bodies we send (S3 PUT, DynamoDB writes) are
+ *   idempotent. Transport errors other than configuration ones (bad URL, TLS certificate,
+ *   callback aborts) are retried; an HTTP status is retried when 500-599, or when
+ *   req->retryable says so (it gets the submitter's ctx, also under dl_net_do).
+ * - A retried attempt starts from an empty response: a GET cut off mid-body is downloaded
+ *   again from byte 0 (a caller that wants to resume sets range_set/range_start itself).
+ * - When 5xx retries run out the request still finishes with result DL_OK and that status.
+ * - done() runs on the network thread and must not call dl_net_do or dl_net_destroy. */
 #include "net/net.h"
 
 #include <curl/curl.h>
@@ -511,6 +524,8 @@ static void start_attempt(struct dl_net *n, struct dl_http_req *r)
     if (ce == CURLE_OK) \
     ce = curl_easy_setopt(c, opt, val)
     SET(CURLOPT_URL, (const char *)r->url.data);
+    /* the path was signed as sent: keep curl from squashing "/./" or "/../" in S3 keys */
+    SET(CURLOPT_PATH_AS_IS, 1L);
     SET(CURLOPT_PRIVATE, (void *)x);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

@@ -129,6 +129,15 @@ static uint64_t hash_bytes(const uint8_t *k, size_t n)
 
 /* ---------- strings ---------- */
 
+static void copy_trunc(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k >= n)
+        k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = 0;
+}
+
 static const char *intern(struct dl_pump *p, const char *s, const char **last)
 {
     if (!s)
@@ -274,12 +283,13 @@ static void deadletter(struct dl_pump *p, struct pitem *it, const char *reason)
     struct dl_origin o = { it->source, it->entry, it->record, it->line, 0 };
     if (dl_deadletter_add(p->dlq, &o, reason, dl_cursor_of(it->req, it->req_len), dl_cursor_of(NULL, 0)) &&
         !p->fatal[0])
-        snprintf(p->fatal, sizeof p->fatal, "%s", dl_deadletter_error(p->dlq) ? dl_deadletter_error(p->dlq)
-                                                                              : "cannot write the dead-letter file");
+        copy_trunc(p->fatal, sizeof p->fatal,
+                   dl_deadletter_error(p->dlq) ? dl_deadletter_error(p->dlq) : "cannot write the dead-letter file");
     p->st.deadlettered++;
 }
 
 enum outcome { WRITTEN, UNPROCESSED, DEAD, ABANDONED };
+
 
 /* A send of e->cur has ended with the given outcome: apply the ordering rule and retries. */
 static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome oc, const char *reason)
@@ -308,7 +318,7 @@ static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome o
         }
         e->attempts++;
         if (reason)
-            snprintf(e->last_reason, sizeof e->last_reason, "%s", reason);
+            copy_trunc(e->last_reason, sizeof e->last_reason, reason);
         if (e->attempts >= p->o.max_attempts) {
             char why[512];
             snprintf(why, sizeof why, "not written after %d attempts (last: %s)", e->attempts,
@@ -593,7 +603,7 @@ static void handle_done(struct dl_pump *p, struct batch *b, struct batch **resen
     char err[512];
     dl_ddb_explain(r, p->cfg, "BatchWriteItem", err, sizeof err);
     if (!p->fatal[0])
-        snprintf(p->fatal, sizeof p->fatal, "%s", err);
+        copy_trunc(p->fatal, sizeof p->fatal, err);
     for (int i = 0; i < b->n; i++)
         entry_after_send(p, b->e[i], DEAD, p->fatal);
 }

@@ -238,6 +238,36 @@ static void test_size_limit(void)
     CHECK_STR(why.msg, "item is 409,603 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
     free(doc);
 
+    /* CSV: a + value */
+    n = 409599;
+    char *cell = xmalloc(n + 2);
+    memset(cell, 'y', n + 1);
+    struct dl_cursor names[1] = { dl_cursor_str("a") }, values[1] = { dl_cursor_of(cell, n) };
+    CHECK_INT(dl_item_from_csv(&it, names, values, 1, &ks, &why), DL_OK);
+    CHECK_INT(it.size, 409600);
+    values[0].len = n + 1;
+    CHECK_INT(dl_item_from_csv(&it, names, values, 1, &ks, &why), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 409,601 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    free(cell);
+
+    /* DynamoDB JSON: a binary value counts its decoded bytes; 306,000 raw bytes in base64 */
+    size_t raw = 306000, b64 = raw / 3 * 4;
+    char *dd = xmalloc(b64 + 103600 + 64);
+    size_t w = (size_t)sprintf(dd, "{\"b\":{\"B\":\"");
+    for (size_t i = 0; i < b64; i++)
+        dd[w++] = 'A';
+    w += (size_t)sprintf(dd + w, "\"},\"s\":{\"S\":\"");
+    for (size_t i = 0; i < 103598; i++)
+        dd[w++] = 'z';
+    strcpy(dd + w, "\"}}");
+    /* b: 1 + 306,000; s: 1 + 103,598  => 409,600 */
+    CHECK_INT(from_ddb(dd, &ks), DL_OK);
+    CHECK_INT(it.size, 409600);
+    strcpy(dd + w, "z\"}}");
+    CHECK_INT(from_ddb(dd, &ks), DL_ERR_TOO_LARGE);
+    CHECK_STR(why.msg, "item is 409,601 bytes; DynamoDB's limit is 400 KB (409,600 bytes)");
+    free(dd);
+
     CHECK_INT(dl_item_wcu(0), 1);
     CHECK_INT(dl_item_wcu(1), 1);
     CHECK_INT(dl_item_wcu(1024), 1);
@@ -347,6 +377,24 @@ static void test_rejections(void)
     /* an empty name inside a map is passed on (see docs/mapping.md) */
     CHECK_INT(from_json("{\"m\":{\"\":1}}", &none), DL_OK);
     WIRE_IS("{\"m\":{\"M\":{\"\":{\"N\":\"1\"}}}}");
+
+    /* names: at most 65,535 bytes at any level */
+    char *big = xmalloc(65536 + 64);
+    memcpy(big, "{\"", 2);
+    memset(big + 2, 'n', 65535);
+    strcpy(big + 2 + 65535, "\":1}");
+    CHECK_INT(from_json(big, &none), DL_OK);
+    CHECK_INT(it.size, 65535 + 2);
+    memset(big + 2, 'n', 65536);
+    strcpy(big + 2 + 65536, "\":1}");
+    CHECK_INT(from_json(big, &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute name 'nnnnnnnnnnnnnnnn...' is 65,536 bytes; limit 65,535");
+    memcpy(big, "{\"m\":{\"", 7);
+    memset(big + 7, 'n', 65536);
+    strcpy(big + 7 + 65536, "\":1}}");
+    CHECK_INT(from_json(big, &none), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "attribute 'm': a map member name is 65,536 bytes; limit 65,535");
+    free(big);
 
     /* not an object */
     CHECK_INT(from_json("[1]", &none), DL_ERR_INVALID);
@@ -506,6 +554,7 @@ static void test_key_equality_across_builders(void)
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
     CHECK_INT(from_json("{\"id\":\"10e-1\"}", &n), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"id\":{\"N\":\"0.1E1\"}}"), &n, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
     /* a different number is a different key */
@@ -522,6 +571,7 @@ static void test_key_equality_across_builders(void)
     CHECK_INT(from_ddb("{\"pk\":{\"S\":\"a\"},\"sk\":{\"S\":\"b\"},\"x\":{\"N\":\"1\"}}", &s2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&it.key)));
     /* ...from a DeleteRequest-style key map with the members the other way round */
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"sk\":{\"S\":\"b\"},\"pk\":{\"S\":\"a\"}}"), &s2, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
     /* "ab"+"" is not "a"+"b": lengths are part of the key */
@@ -533,8 +583,10 @@ static void test_key_equality_across_builders(void)
     CHECK_INT(from_json("{\"b\":\"hi\"}", &b), DL_OK);
     dl_buf_reset(&k1);
     dl_buf_append_cur(&k1, dl_buf_cur(&it.key));
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk=\"}}"), &b, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk\"}}"), &b, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&k1), dl_buf_cur(&k2)));
     CHECK_INT(from_csv("b", "hi", &b), DL_OK);
@@ -546,23 +598,41 @@ static void test_key_equality_across_builders(void)
     const struct dl_json *w = NULL;
     struct dl_pos_err perr;
     CHECK_INT(dl_json_parse_doc(arena, it.wire.data, it.wire.len, (struct dl_json **)&w, &perr), DL_OK);
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(w, &two, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&it.key), dl_buf_cur(&k2)));
     CHECK_INT(dl_json_parse_doc(arena, it.key_wire.data, it.key_wire.len, (struct dl_json **)&w, &perr), DL_OK);
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(w, &two, &k2), DL_OK);
     CHECK(dl_cursor_eq(dl_buf_cur(&it.key), dl_buf_cur(&k2)));
 
+    /* keys are appended, so many can share one buffer; a failure leaves the buffer as it was */
+    dl_buf_reset(&k2);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk=\"}}"), &b, &k2), DL_OK);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGVsbG8=\"}}"), &b, &k2), DL_OK);
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"S\":\"x\"}}"), &b, &k2), DL_ERR_INVALID);
+    CHECK_STR(key_text(&k2), "B2:hi|B5:hello");
+    CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"},\"ts\":{\"N\":\"x\"}}"), &two, &k2),
+              DL_ERR_INVALID); /* the partition key part is taken back too */
+    CHECK_STR(key_text(&k2), "B2:hi|B5:hello");
+
     /* key_from_ddb_json failures */
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"}}"), &two, &k2), DL_ERR_INVALID);
-    CHECK_INT(k2.len, 0);
+    CHECK_INT(k2.len, 0); /* nothing appended */
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"},\"ts\":{\"S\":\"1\"}}"), &two, &k2),
               DL_ERR_INVALID);
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"u\"},\"ts\":{\"N\":\"01\"}}"), &two, &k2),
               DL_ERR_INVALID);
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"uuid\":{\"S\":\"\"},\"ts\":{\"N\":\"1\"}}"), &two, &k2),
               DL_ERR_INVALID);
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"a\"}}"), &b, &k2), DL_ERR_INVALID);
     struct dl_key_schema none = schema0();
+    dl_buf_reset(&k2);
     CHECK_INT(dl_item_key_from_ddb_json(J("{\"b\":{\"B\":\"aGk=\"}}"), &none, &k2), DL_ERR_INVALID);
 
     dl_buf_free(&k1);

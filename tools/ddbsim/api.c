@@ -154,6 +154,7 @@ static int throttle_response(struct dl_buf *out, const struct sim_table *t, int 
 
 static struct dl_arena *arena;
 static struct dl_buf scratch_key, scratch_kj;
+static struct dl_item item_scratch;
 static const uint8_t *wire; /* the body being handled */
 static size_t wire_len;
 
@@ -562,6 +563,24 @@ static int key_of(const struct sim_table *t, const struct dl_json *obj, enum sim
     return 0;
 }
 
+/* The item's DynamoDB size by src/item (the code the pump sizes its writes with), after
+ * our own checks passed with DynamoDB's messages. 0 or an HTTP status. */
+static int authoritative_size(const struct sim_table *t, const struct dl_json *item,
+                              size_t walker_size, size_t *size, struct dl_buf *out)
+{
+    struct dl_pos_err why;
+    dl_item_reset(&item_scratch);
+    enum dl_err e = dl_item_from_ddb_json(&item_scratch, item, &t->ks, &why);
+    if (e == DL_ERR_TOO_LARGE)
+        return validation(out, "Item size has exceeded the maximum allowed size");
+    if (e)
+        return validation(out, "One or more parameter values were invalid: %s", why.msg);
+    *size = item_scratch.size;
+    if (*size != walker_size && g_cfg.verbose)
+        fprintf(stderr, "ddbsim: size mismatch: src/item %zu, ddbsim %zu\n", *size, walker_size);
+    return 0;
+}
+
 static int op_put_item(const struct dl_json *root, struct dl_buf *out, double now)
 {
     static const char *const unsup[] = { "Expected", "ConditionExpression", "ConditionalOperator", NULL };
@@ -588,6 +607,8 @@ static int op_put_item(const struct dl_json *root, struct dl_buf *out, double no
         return not_found(out, &name, false);
     size_t pk_len = 0;
     if ((st = key_of(t, item, KEYCTX_ITEM_PUT, &pk_len, out)))
+        return st;
+    if ((st = authoritative_size(t, item, size, &size, out)))
         return st;
     const struct dl_json *rv = get(root, "ReturnValues");
     bool all_old = rv && rv->type == DL_JSON_STRING && dl_cursor_eq_str(rv->str, "ALL_OLD");
@@ -859,6 +880,8 @@ static int op_batch_write(const struct dl_json *root, struct dl_buf *out, double
             int st = key_of(t, w->item, w->del ? KEYCTX_KEY : KEYCTX_ITEM_BATCH, &w->pk_len, out);
             if (st)
                 return st;
+            if (!w->del && (st = authoritative_size(t, w->item, w->size, &w->size, out)))
+                return st;
             w->key_len = scratch_key.len;
             w->kj_len = scratch_kj.len;
             w->key = dl_arena_alloc(arena, w->key_len + w->kj_len);
@@ -973,6 +996,7 @@ int sim_api_handle(enum sim_op op, const uint8_t *body, size_t len, struct dl_bu
 {
     if (!arena) {
         arena = dl_arena_new(1 << 20, (size_t)1 << 31);
+        dl_item_init(&item_scratch);
         dl_buf_init(&scratch_key, 0);
         dl_buf_init(&scratch_kj, 0);
     }

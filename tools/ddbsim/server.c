@@ -49,6 +49,7 @@ struct conn {
     uint32_t events;      /* the epoll interest currently registered */
     struct dl_buf held;   /* the held-back response (ST_WAIT) */
     size_t held_cut;      /* SIZE_MAX: send whole; else send this many bytes, then close */
+    bool held_close;      /* close once the held response is out (Connection: close) */
     double due;
     size_t heap_idx;      /* position in the timer heap, SIZE_MAX if none */
 };
@@ -266,12 +267,15 @@ static void emit(struct conn *c, const uint8_t *bytes, size_t len, size_t cut)
 }
 
 /* Deliver a complete response (in `scratch`) now or after `delay` seconds. */
-static void deliver(struct conn *c, double delay, size_t cut)
+static void deliver(struct conn *c, double delay, size_t cut, bool close)
 {
     if (delay <= 0) {
         emit(c, scratch.data, scratch.len, cut);
+        if (close)
+            c->state = ST_CLOSING;
         return;
     }
+    c->held_close = close;
     dl_buf_reset(&c->held);
     dl_buf_append(&c->held, scratch.data, scratch.len);
     c->held_cut = cut;
@@ -403,11 +407,7 @@ static void handle_api(struct conn *c, const struct request *rq)
         build_response(&scratch, status, out_ct, resp_body.data, resp_body.len, !rq->keep_alive);
         break;
     }
-    if (!rq->keep_alive && cut == SIZE_MAX)
-        cut = SIZE_MAX; /* the close happens below once the response is out */
-    deliver(c, delay, cut);
-    if (!rq->keep_alive && c->state == ST_READ)
-        c->state = ST_CLOSING;
+    deliver(c, delay, cut, !rq->keep_alive);
 logged:
     if (g_cfg.verbose > 1)
         fprintf(stderr, "ddbsim: %s fault=%d delay=%.3f\n", sim_op_name(op), (int)fault, delay);
@@ -604,6 +604,8 @@ static void on_timer(struct conn *c)
     heap_remove(c);
     c->state = ST_READ;
     emit(c, c->held.data, c->held.len, c->held_cut);
+    if (c->held_close)
+        c->state = ST_CLOSING;
     dl_buf_free(&c->held);
     process(c);
 }

@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "item/item.h"
 
 #define SIM_MAX_BODY ((size_t)16 << 20)     /* DynamoDB's 16 MB request limit */
 #define SIM_MAX_ITEM ((size_t)409600)       /* 400 KB */
@@ -162,6 +163,7 @@ struct sim_table {
     size_t name_len;
     int nkeys;
     struct sim_key_attr key[2];
+    struct dl_key_schema ks; /* the same key, for src/item's size and key code */
     bool on_demand;
     double rcu, wcu;
     double od_max_write, od_max_read; /* OnDemandThroughput; <= 0: not set */

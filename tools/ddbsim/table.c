@@ -49,8 +49,7 @@ struct sim_table *sim_table_find(const uint8_t *name, size_t len)
 
 static double item_wcu(size_t size)
 {
-    size_t u = (size + 1023) / 1024;
-    return u ? (double)u : 1.0;
+    return (double)dl_item_wcu(size);
 }
 
 static double od_max(const struct sim_table *t)
@@ -202,7 +201,11 @@ struct sim_table *sim_table_new(const uint8_t *name, size_t len, int nkeys,
         t->key[i].name[keys[i].len] = 0;
         t->key[i].len = keys[i].len;
         t->key[i].type = keys[i].type;
+        t->ks.k[i].name = t->key[i].name;
+        t->ks.k[i].name_len = t->key[i].len;
+        t->ks.k[i].type = t->key[i].type;
     }
+    t->ks.n = nkeys;
     t->on_demand = on_demand;
     t->rcu = rcu;
     t->wcu = wcu;
