@@ -206,10 +206,10 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
+            /* the builder's message names the attribute; we add the field's place in the row */
             size_t f = pe.column;
             if (f >= 1 && f <= nnames)
-                e = reject(sink, st, pl, rec, row.line, 0, row.raw, "field %zu ('%.*s'): %s", f,
-                           (int)names[f - 1].len, (const char *)names[f - 1].ptr, pe.msg);
+                e = reject(sink, st, pl, rec, row.line, 0, row.raw, "field %zu: %s", f, pe.msg);
             else
                 e = reject(sink, st, pl, rec, row.line, 0, row.raw, "%s", pe.msg);
         } else {

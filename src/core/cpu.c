@@ -1,0 +1,116 @@
+#include "core/cpu.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static enum dl_simd_level level;
+static char note[160];
+
+bool dl_cpu_has(enum dl_simd_level l)
+{
+    if (l == DL_SIMD_SCALAR)
+        return true;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return false;
+    bool pclmul = c & bit_PCLMUL, sse42 = c & bit_SSE4_2;
+    bool osxsave = c & bit_OSXSAVE, avx = c & bit_AVX;
+    if (l == DL_SIMD_SSE42)
+        return sse42 && pclmul;
+    if (l == DL_SIMD_AVX2) {
+        if (!(sse42 && pclmul && osxsave && avx))
+            return false;
+        /* the OS must save the YMM state (XCR0 bits 1 and 2) */
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & 6) != 6)
+            return false;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+            return false;
+        return b & bit_AVX2;
+    }
+    return false;
+#elif defined(__aarch64__)
+    return l == DL_SIMD_NEON;
+#else
+    return false;
+#endif
+}
+
+const char *dl_simd_name(enum dl_simd_level l)
+{
+    switch (l) {
+    case DL_SIMD_SCALAR: return "scalar";
+    case DL_SIMD_SSE42: return "sse42";
+    case DL_SIMD_AVX2: return "avx2";
+    case DL_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}
+
+static enum dl_simd_level best(void)
+{
+    if (dl_cpu_has(DL_SIMD_AVX2))
+        return DL_SIMD_AVX2;
+    if (dl_cpu_has(DL_SIMD_SSE42))
+        return DL_SIMD_SSE42;
+    if (dl_cpu_has(DL_SIMD_NEON))
+        return DL_SIMD_NEON;
+    return DL_SIMD_SCALAR;
+}
+
+static void init(void)
+{
+    level = best();
+    const char *env = getenv("DDBLOAD_SIMD");
+    if (!env || !*env)
+        return;
+    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++) {
+        if (strcmp(env, dl_simd_name((enum dl_simd_level)l)) != 0)
+            continue;
+        if (dl_cpu_has((enum dl_simd_level)l)) {
+            level = (enum dl_simd_level)l;
+        } else {
+            /* fall back to the best level not above the requested one */
+            enum dl_simd_level f = DL_SIMD_SCALAR;
+            if (l == DL_SIMD_AVX2 && dl_cpu_has(DL_SIMD_SSE42))
+                f = DL_SIMD_SSE42;
+            level = f;
+            snprintf(note, sizeof note, "DDBLOAD_SIMD=%s is not supported by this CPU; using %s", env,
+                     dl_simd_name(f));
+        }
+        return;
+    }
+    snprintf(note, sizeof note, "DDBLOAD_SIMD=%s is unknown (scalar, sse42, avx2, neon); using %s", env,
+             dl_simd_name(level));
+}
+
+enum dl_simd_level dl_cpu_level(void)
+{
+    pthread_once(&once, init);
+    return level;
+}
+
+int dl_cpu_force(enum dl_simd_level l)
+{
+    pthread_once(&once, init);
+    if (!dl_cpu_has(l))
+        return -1;
+    int prev = (int)level;
+    level = l;
+    return prev;
+}
+
+const char *dl_cpu_level_note(void)
+{
+    pthread_once(&once, init);
+    return note[0] ? note : NULL;
+}
