@@ -11,7 +11,7 @@ cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 state="$root/.services/demo"
 tools/services.sh start "$state"
-trap 'tools/services.sh stop "$state"' EXIT
+trap '"$root/tools/services.sh" stop "$state"' EXIT
 # shellcheck disable=SC1091
 . "$state/env"
 export AWS_ENDPOINT_URL_S3=$DDBLOAD_TEST_S3_ENDPOINT AWS_ENDPOINT_URL_DYNAMODB=$DDBLOAD_TEST_DYNAMODB_ENDPOINT
@@ -19,12 +19,15 @@ s3() { aws --endpoint-url "$DDBLOAD_TEST_S3_ENDPOINT" s3 "$@"; }
 ddb() { aws --endpoint-url "$DDBLOAD_TEST_DYNAMODB_ENDPOINT" dynamodb "$@"; }
 
 work=$(mktemp -d)
-trap 'tools/services.sh stop "$state"; rm -rf "$work"' EXIT
+trap '"$root/tools/services.sh" stop "$state"; rm -rf "$work"' EXIT
 python3 tools/make_sample_archive.py "$work/archive"
 echo "== the archive (s3://demo-archive/)"
 s3 mb s3://demo-archive >/dev/null
 s3 cp --recursive --quiet "$work/archive" s3://demo-archive/
-s3 ls --recursive s3://demo-archive/ | awk '{printf "   %8s  %s\n", $3, $4}'
+s3 ls --recursive s3://demo-archive/ | awk '
+    /events\// { n++; bytes += $3; next }
+    { printf "   %8s  %s\n", $3, $4 }
+    END { printf "   %8s  events/2024/01/02/event-*.json (%d JSON user-event objects)\n", bytes, n }'
 
 echo "== tables"
 ddb create-table --table-name Customers --billing-mode PAY_PER_REQUEST \
