@@ -12,6 +12,7 @@ static const char help_main[] =
     "  ddbload run SOURCE... --table NAME [options]   load every object under SOURCE into NAME\n"
     "  ddbload convert SOURCE... [options]           print the items as DynamoDB JSON, write nothing\n"
     "  ddbload replay DEAD_LETTER_FILE --table NAME  resend the writable records of a dead-letter file\n"
+    "  ddbload bench --table NAME --items N --item-size BYTES   measure a table's write throughput\n"
     "  ddbload help COMMAND | --version\n"
     "\n"
     "SOURCE is s3://bucket/prefix (every object under the prefix, in key order), a local file,\n"
@@ -46,8 +47,16 @@ static const char help_run[] =
     "tuning:\n"
     "  --transfers N        concurrent HTTP transfers on the network thread (default 64)\n"
     "  --downloads N        objects downloaded ahead of decoding (default 8)\n"
-    "  --max-inflight N     BatchWriteItem requests in flight (default 8)\n"
+    "  --max-inflight N     BatchWriteItem requests in flight (default 32)\n"
     "  --max-attempts N     sends of one item before it is dead-lettered (default 50)\n"
+    "write rate (tokens are write capacity units, not requests):\n"
+    "  --write-percent P    use P% of a provisioned table's WCU (default 100); for on-demand tables,\n"
+    "                       P% of their maximum (OnDemandThroughput, else 40,000 WRU/s), starting\n"
+    "                       at 4,000/s and growing while DynamoDB keeps up\n"
+    "  --max-wcu N          rate ceiling in WCU/s instead (either way the rate backs off on\n"
+    "                       throttles and UnprocessedItems and grows back: see docs/pump.md)\n"
+    "  --hot-key-wcu N      pace writes that share one partition key to N WCU/s (default 1000,\n"
+    "                       DynamoDB's per-partition limit; 0 = off)\n"
     "  --connect-timeout S  seconds to connect (default 5)\n"
     "  --timeout S          seconds for one HTTP attempt (default 300)\n"
     "messages:\n"
@@ -74,8 +83,26 @@ static const char help_replay[] =
     "became items (malformed input), go to a new dead-letter file with their reason.\n"
     "Options: --dead-letter, --region, --profile, --endpoint-url, --max-inflight, --max-attempts.\n";
 
+static const char help_bench[] =
+    "usage: ddbload bench --table NAME --items N --item-size BYTES [options]\n"
+    "\n"
+    "Writes N synthetic items of about BYTES bytes each (DynamoDB's size rules) to an existing\n"
+    "table through the same pump as `run`, and reports the sustained items/s and WCU/s, the\n"
+    "p50/p99/max BatchWriteItem latency, and the throttled-request and unprocessed-item rates.\n"
+    "Keys are 'ddbload-bench-<run>-<n>' strings (numbers for an N key).\n"
+    "\n"
+    "  --keys uniform|hot   uniform (default): every item its own partition key; hot: half the\n"
+    "                       items share one partition key (the table needs a sort key)\n"
+    "  --write-percent P, --max-wcu N, --hot-key-wcu N, --max-inflight N: as for `run`\n"
+    "  --timeline FILE.csv  one row per second: items, WCU, requests, throttled, unprocessed, target\n"
+    "  --json               print the report as one JSON object on stdout\n"
+    "  --delete-after       delete the items it wrote when done (otherwise they stay)\n"
+    "  --region, --profile, --endpoint-url: as for `run`\n";
+
 const char *dl_args_help(const char *topic)
 {
+    if (topic && !strcmp(topic, "bench"))
+        return help_bench;
     if (topic && !strcmp(topic, "run"))
         return help_run;
     if (topic && !strcmp(topic, "convert"))
@@ -96,6 +123,17 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
     return true;
 }
 
+static bool parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo) || !(v <= hi))
+        return false;
+    *out = v;
+    return true;
+}
+
 static bool parse_secs(const char *s, double *out)
 {
     char *end;
@@ -113,8 +151,10 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
     a->format = DL_FMT_AUTO;
     a->transfers = 64;
     a->downloads = 8;
-    a->max_inflight = 8;
+    a->max_inflight = 32;
     a->max_attempts = 50;
+    a->write_percent = 100;
+    a->hot_key_wcu = 1000;
     a->connect_timeout_s = 5;
     a->timeout_s = 300;
     if (argc < 2) {
@@ -128,6 +168,8 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
         a->cmd = DL_CMD_CONVERT;
     else if (!strcmp(c, "replay"))
         a->cmd = DL_CMD_REPLAY;
+    else if (!strcmp(c, "bench"))
+        a->cmd = DL_CMD_BENCH;
     else if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
         a->cmd = DL_CMD_HELP;
         a->help_topic = argc > 2 ? argv[2] : NULL;
@@ -136,7 +178,7 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
         a->cmd = DL_CMD_VERSION;
         return true;
     } else {
-        snprintf(err, errlen, "unknown command '%s' (expected run, convert, replay or help)", c);
+        snprintf(err, errlen, "unknown command '%s' (expected run, convert, replay, bench or help)", c);
         return false;
     }
     for (int i = 2; i < argc; i++) {
@@ -161,6 +203,14 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
         }
         if (!strcmp(o, "--verbose") || !strcmp(o, "-v")) {
             a->verbose = true;
+            continue;
+        }
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        }
+        if (!strcmp(o, "--delete-after")) {
+            a->delete_after = true;
             continue;
         }
         if (!v) {
@@ -194,6 +244,23 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             ok = parse_int(v, 1, 1024, &a->max_inflight);
         else if (!strcmp(o, "--max-attempts"))
             ok = parse_int(v, 1, 1000000, &a->max_attempts);
+        else if (!strcmp(o, "--write-percent"))
+            ok = parse_num(v, 0.1, 1000, &a->write_percent);
+        else if (!strcmp(o, "--max-wcu"))
+            ok = parse_num(v, 1, 1e9, &a->max_wcu);
+        else if (!strcmp(o, "--hot-key-wcu"))
+            ok = parse_num(v, 0, 1e9, &a->hot_key_wcu);
+        else if (!strcmp(o, "--items")) {
+            double n;
+            ok = parse_num(v, 1, 1e12, &n);
+            a->bench_items = (long long)n;
+        } else if (!strcmp(o, "--item-size"))
+            ok = parse_int(v, 1, 409600, &a->item_size);
+        else if (!strcmp(o, "--keys")) {
+            ok = !strcmp(v, "uniform") || !strcmp(v, "hot");
+            a->keys_hot = !strcmp(v, "hot");
+        } else if (!strcmp(o, "--timeline"))
+            a->timeline = v;
         else if (!strcmp(o, "--connect-timeout"))
             ok = parse_secs(v, &a->connect_timeout_s);
         else if (!strcmp(o, "--timeout"))
@@ -213,6 +280,17 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             snprintf(err, errlen, "invalid value for %s: '%s'", o, v);
             return false;
         }
+    }
+    if (a->cmd == DL_CMD_BENCH) {
+        if (!a->table || !a->bench_items || !a->item_size) {
+            snprintf(err, errlen, "bench: --table, --items and --item-size are required");
+            return false;
+        }
+        if (a->nsources) {
+            snprintf(err, errlen, "bench: unexpected argument '%s'", a->sources[0]);
+            return false;
+        }
+        return true;
     }
     if (a->nsources == 0) {
         snprintf(err, errlen, "%s: no SOURCE given (s3://bucket/prefix, a file or a directory)", c);

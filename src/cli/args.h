@@ -9,7 +9,7 @@
 #include "aws/config.h"
 #include "decode/format.h"
 
-enum dl_cmd { DL_CMD_NONE, DL_CMD_RUN, DL_CMD_CONVERT, DL_CMD_REPLAY, DL_CMD_HELP, DL_CMD_VERSION };
+enum dl_cmd { DL_CMD_NONE, DL_CMD_RUN, DL_CMD_CONVERT, DL_CMD_REPLAY, DL_CMD_BENCH, DL_CMD_HELP, DL_CMD_VERSION };
 
 #define DL_MAX_SOURCES 64
 
@@ -29,6 +29,16 @@ struct dl_args {
     double connect_timeout_s;     /* --connect-timeout */
     double timeout_s;             /* --timeout: one HTTP attempt */
     char delimiter;               /* --delimiter: CSV field separator (0 = by format) */
+    double write_percent;         /* --write-percent: share of the table's write capacity (default 100) */
+    double max_wcu;               /* --max-wcu: rate ceiling in WCU/s (0 = from the table) */
+    double hot_key_wcu;           /* --hot-key-wcu: pacing per partition key (default 1000, 0 = off) */
+    /* bench */
+    long long bench_items;        /* --items N */
+    int item_size;                /* --item-size BYTES */
+    bool keys_hot;                /* --keys hot (default uniform) */
+    const char *timeline;         /* --timeline FILE.csv */
+    bool json;                    /* --json */
+    bool delete_after;            /* --delete-after */
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */
 };

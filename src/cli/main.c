@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     case DL_CMD_RUN: status = dl_cmd_run(&a); break;
     case DL_CMD_CONVERT: status = dl_cmd_convert(&a); break;
     case DL_CMD_REPLAY: status = dl_cmd_replay(&a); break;
+    case DL_CMD_BENCH: status = dl_cmd_bench(&a); break;
     default: break;
     }
     curl_global_cleanup();

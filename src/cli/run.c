@@ -1,4 +1,5 @@
 #include "cli/run.h"
+#include "cli/cli_impl.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -19,40 +20,7 @@
 #define MAX_OBJECT_BYTES ((size_t)4 << 30)
 #define PREFETCH_BYTES ((uint64_t)512 << 20)
 
-/* One object to load, local or in S3, with its download state. */
-struct obj {
-    char *name;          /* "s3://bucket/key" or the local path: used in every message */
-    char *bucket;        /* S3 only */
-    char *key;           /* S3 only */
-    size_t key_len;
-    char *path;          /* local only */
-    uint64_t size;
-    struct dl_http_req *req; /* S3 download, from submit until decoded */
-    int state;           /* 0 waiting, 1 downloading, 2 downloaded */
-};
-
-struct loader {
-    const struct dl_args *a;
-    struct dl_aws_config cfg;
-    bool cfg_loaded;
-    struct dl_net *net;
-    struct dl_table_info table;
-    struct dl_key_schema cli_ks;   /* convert --key */
-    char *cli_ks_names;
-    struct dl_deadletter *dlq;
-    struct dl_pump *pump;
-    FILE *out;                     /* convert: items go here */
-    struct obj *objs;
-    size_t nobjs, aobjs;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    uint64_t logged_rejects;
-    uint64_t failed_objects;
-    uint64_t bytes;
-    struct dl_decode_stats st;
-};
-
-static double now_s(void)
+double dl_cli_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -60,7 +28,7 @@ static double now_s(void)
 }
 
 /* "1234567" -> "1,234,567" */
-static const char *commas(uint64_t v, char *buf, size_t n)
+const char *dl_cli_commas(uint64_t v, char *buf, size_t n)
 {
     char tmp[32];
     int len = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
@@ -105,7 +73,7 @@ static void objs_free(struct loader *L)
     L->nobjs = L->aobjs = 0;
 }
 
-static bool ensure_net(struct loader *L, char *err, size_t errlen)
+bool dl_cli_ensure_net(struct loader *L, char *err, size_t errlen)
 {
     if (!L->cfg_loaded) {
         if (dl_aws_config_load(&L->cfg, &L->a->aws, NULL, NULL, err, errlen))
@@ -136,7 +104,7 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
         bool ok = true;
         if (src.kind == DL_SOURCE_S3) {
             struct dl_s3_objects list = { 0 };
-            ok = ensure_net(L, err, errlen) &&
+            ok = dl_cli_ensure_net(L, err, errlen) &&
                  dl_s3_list_all(L->net, &L->cfg, src.bucket, src.prefix, 1000, 0, &list, err, errlen) == DL_OK;
             for (size_t k = 0; ok && k < list.count; k++) {
                 struct dl_s3_object *so = &list.items[k];
@@ -358,7 +326,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
     return ok;
 }
 
-static void loader_init(struct loader *L, const struct dl_args *a)
+void dl_cli_loader_init(struct loader *L, const struct dl_args *a)
 {
     memset(L, 0, sizeof *L);
     L->a = a;
@@ -366,7 +334,7 @@ static void loader_init(struct loader *L, const struct dl_args *a)
     pthread_cond_init(&L->cv, NULL);
 }
 
-static void loader_free(struct loader *L)
+void dl_cli_loader_free(struct loader *L)
 {
     if (L->pump)
         dl_pump_destroy(L->pump);
@@ -381,7 +349,7 @@ static void loader_free(struct loader *L)
     pthread_cond_destroy(&L->cv);
 }
 
-static char *default_dead_letter(void)
+char *dl_cli_default_dead_letter(void)
 {
     char name[64];
     time_t t = time(NULL);
@@ -391,9 +359,40 @@ static char *default_dead_letter(void)
     return strdup(name);
 }
 
+void dl_cli_pump_opts(const struct dl_args *a, const struct dl_table_info *t, struct dl_pump_opts *po)
+{
+    dl_pump_opts_default(po);
+    po->max_inflight = a->max_inflight;
+    po->max_attempts = a->max_attempts;
+    po->hot_key_wcu = a->hot_key_wcu;
+    double share = a->write_percent / 100;
+    if (a->max_wcu > 0) {
+        po->max_wcu = a->max_wcu;
+    } else if (!t->on_demand && t->wcu > 0) {
+        po->max_wcu = (double)t->wcu * share;
+    } else if (t->on_demand) {
+        /* DynamoDB: a new on-demand table takes ~4,000 writes/s at once and up to twice its
+         * previous peak; the account default maximum is 40,000 WRU/s. */
+        po->max_wcu = (t->max_wru ? (double)t->max_wru : 40000.0) * share;
+        po->start_wcu = po->max_wcu < 4000 ? po->max_wcu : 4000;
+    }
+}
+
+void dl_cli_log_rate(const struct dl_table_info *t, const struct dl_pump_opts *po)
+{
+    if (po->max_wcu <= 0)
+        dl_info("write rate: not limited (the table reports no capacity)");
+    else if (t->on_demand)
+        dl_info("write rate: on-demand table, starting at %.0f WCU/s, growing up to %.0f WCU/s while DynamoDB keeps up",
+                po->start_wcu, po->max_wcu);
+    else
+        dl_info("write rate: up to %.0f WCU/s (table: %llu WCU provisioned), lowered on throttling",
+                po->max_wcu, (unsigned long long)t->wcu);
+}
+
 /* DescribeTable, waiting (up to 5 minutes) while the table is being created: writes to a
  * CREATING table fail with ResourceNotFoundException. */
-static bool describe_active(struct loader *L, const char *table, char *err, size_t errlen)
+bool dl_cli_describe_active(struct loader *L, const char *table, char *err, size_t errlen)
 {
     for (int i = 0; i < 600; i++) {
         dl_table_info_free(&L->table);
@@ -425,13 +424,13 @@ int dl_cmd_run(const struct dl_args *a)
     char err[1024];
     char *dlpath = NULL;
     int status = 1;
-    double t0 = now_s();
-    loader_init(&L, a);
-    if (!ensure_net(&L, err, sizeof err)) {
+    double t0 = dl_cli_now_s();
+    dl_cli_loader_init(&L, a);
+    if (!dl_cli_ensure_net(&L, err, sizeof err)) {
         dl_error("%s", err);
         goto out;
     }
-    if (!describe_active(&L, a->table, err, sizeof err)) {
+    if (!dl_cli_describe_active(&L, a->table, err, sizeof err)) {
         dl_error("%s", err);
         goto out;
     }
@@ -443,12 +442,12 @@ int dl_cmd_run(const struct dl_args *a)
         dl_error("nothing to load: no objects under %s%s", a->sources[0], a->nsources > 1 ? " (or the other sources)" : "");
         goto out;
     }
-    dlpath = a->dead_letter ? strdup(a->dead_letter) : default_dead_letter();
+    dlpath = a->dead_letter ? strdup(a->dead_letter) : dl_cli_default_dead_letter();
     L.dlq = dlpath ? dl_deadletter_new(dlpath) : NULL;
     struct dl_pump_opts po;
-    dl_pump_opts_default(&po);
-    po.max_inflight = a->max_inflight;
-    po.max_attempts = a->max_attempts;
+    dl_cli_pump_opts(a, &L.table, &po);
+    if (!a->quiet)
+        dl_cli_log_rate(&L.table, &po);
     L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
     struct dl_decode_opts dopt;
     decode_opts(&L, &L.table.ks, &dopt);
@@ -470,28 +469,28 @@ int dl_cmd_run(const struct dl_args *a)
     struct dl_pump_stats ps;
     dl_pump_stats_get(L.pump, &ps);
     uint64_t dead = dl_deadletter_count(L.dlq);
-    double dt = now_s() - t0;
+    double dt = dl_cli_now_s() - t0;
     char c1[32], c2[32], c3[32], c4[32];
     if (!a->quiet || dead) {
         dl_info("%s items written to '%s' from %zu objects (%s records, %.1f MB) in %.1f s (%.0f items/s)",
-                commas(ps.written, c1, sizeof c1), a->table, L.nobjs, commas(L.st.records, c2, sizeof c2),
+                dl_cli_commas(ps.written, c1, sizeof c1), a->table, L.nobjs, dl_cli_commas(L.st.records, c2, sizeof c2),
                 (double)L.bytes / 1e6, dt, dt > 0 ? (double)ps.written / dt : 0.0);
         if (ps.superseded)
             dl_info("%s records replaced by a later record with the same key (the later one is in the table)",
-                    commas(ps.superseded, c3, sizeof c3));
+                    dl_cli_commas(ps.superseded, c3, sizeof c3));
         if (ps.unprocessed || ps.throttled)
             dl_info("%s items came back unprocessed and %" PRIu64 " requests were throttled; all were retried",
-                    commas(ps.unprocessed, c4, sizeof c4), ps.throttled);
+                    dl_cli_commas(ps.unprocessed, c4, sizeof c4), ps.throttled);
     }
     if (dead)
         dl_warn("%s record%s dead-lettered (%" PRIu64 " rejected while decoding, %" PRIu64
                 " not written, %" PRIu64 " objects or entries skipped): %s",
-                commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
+                dl_cli_commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
                 L.st.skipped + L.failed_objects, dlpath);
     status = !ok ? 1 : dead ? 2 : 0;
 out:
     dl_decoder_destroy(dec);
-    loader_free(&L);
+    dl_cli_loader_free(&L);
     free(dlpath);
     return status;
 }
@@ -542,7 +541,7 @@ int dl_cmd_convert(const struct dl_args *a)
     struct dl_decoder *dec = NULL;
     char err[1024];
     int status = 1;
-    loader_init(&L, a);
+    dl_cli_loader_init(&L, a);
     L.out = stdout;
     const struct dl_key_schema *ks = &L.cli_ks;
     if (a->key_spec && !parse_key_spec(&L, a->key_spec, err, sizeof err)) {
@@ -550,7 +549,7 @@ int dl_cmd_convert(const struct dl_args *a)
         goto out;
     }
     if (a->table) {
-        if (!ensure_net(&L, err, sizeof err) ||
+        if (!dl_cli_ensure_net(&L, err, sizeof err) ||
             dl_ddb_describe_table(L.net, &L.cfg, a->table, &L.table, err, sizeof err)) {
             dl_error("%s", err);
             goto out;
@@ -583,7 +582,7 @@ int dl_cmd_convert(const struct dl_args *a)
     status = !ok ? 1 : bad ? 2 : 0;
 out:
     dl_decoder_destroy(dec);
-    loader_free(&L);
+    dl_cli_loader_free(&L);
     return status;
 }
 
@@ -618,31 +617,29 @@ int dl_cmd_replay(const struct dl_args *a)
     uint64_t lines = 0, resent = 0, unreplayable = 0;
     dl_buf_init(&file, MAX_OBJECT_BYTES);
     dl_item_init(&item);
-    loader_init(&L, a);
+    dl_cli_loader_init(&L, a);
     const char *path = a->sources[0];
     enum dl_err e = dl_buf_read_file(&file, path);
     if (e) {
         dl_error("%s: cannot read the dead-letter file: %s", path, dl_err_str(e));
         goto out;
     }
-    if (!arena || !ensure_net(&L, err, sizeof err)) {
+    if (!arena || !dl_cli_ensure_net(&L, err, sizeof err)) {
         dl_error("%s", arena ? err : "out of memory");
         goto out;
     }
-    if (!describe_active(&L, a->table, err, sizeof err)) {
+    if (!dl_cli_describe_active(&L, a->table, err, sizeof err)) {
         dl_error("%s", err);
         goto out;
     }
-    dlpath = a->dead_letter ? strdup(a->dead_letter) : default_dead_letter();
+    dlpath = a->dead_letter ? strdup(a->dead_letter) : dl_cli_default_dead_letter();
     if (dlpath && !strcmp(dlpath, path)) {
         dl_error("--dead-letter must differ from the file being replayed");
         goto out;
     }
     L.dlq = dlpath ? dl_deadletter_new(dlpath) : NULL;
     struct dl_pump_opts po;
-    dl_pump_opts_default(&po);
-    po.max_inflight = a->max_inflight;
-    po.max_attempts = a->max_attempts;
+    dl_cli_pump_opts(a, &L.table, &po);
     L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
     if (!L.pump) {
         dl_error("out of memory");
@@ -726,7 +723,7 @@ out:
     dl_item_free(&item);
     dl_arena_destroy(arena);
     dl_buf_free(&file);
-    loader_free(&L);
+    dl_cli_loader_free(&L);
     free(dlpath);
     return status;
 }

@@ -10,6 +10,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "pump/ddb.h"
+#include "pump/rate.h"
+
+#define HOT_SLOTS 65536 /* partition-key pacing buckets (keys hashed; a collision paces both) */
 
 #define BATCH_MAX_ITEMS 25
 #define BATCH_MAX_BYTES ((size_t)16 * 1024 * 1024)
@@ -38,6 +41,7 @@ struct kentry {
     uint64_t due_ms;
     int attempts;
     bool inflight;
+    bool paced;             /* waiting for its partition key's reserved send time */
     char last_reason[160];
 };
 
@@ -47,6 +51,10 @@ struct batch {
     struct dl_http_req *req;
     int n;
     struct kentry *e[BATCH_MAX_ITEMS];
+};
+
+struct hot_slot {
+    uint64_t tat_ns;     /* GCRA "theoretical arrival time": when this key's schedule is next free */
 };
 
 struct interned {
@@ -76,6 +84,7 @@ struct dl_pump {
     size_t tab_size, nentries;
     struct kentry *ready_head, *ready_tail;
     size_t nready;
+    uint64_t ready_since_ns;    /* when the ready queue last became non-empty */
     struct kentry **heap;       /* retries, min-heap by due_ms */
     size_t nheap, heap_cap;
 
@@ -86,6 +95,13 @@ struct dl_pump {
     const char *last_source, *last_entry;
 
     uint64_t rng;
+    struct dl_rate rate;
+    struct hot_slot *hot;       /* HOT_SLOTS buckets, or NULL when pacing is off */
+    uint64_t start_ns;
+    struct dl_pump_second *timeline;
+    size_t nsec, asec;
+    float *lat;                 /* request latencies, seconds */
+    size_t nlat, alat;
     struct dl_pump_stats st;
     uint64_t abandoned;
     char fatal[512];
@@ -95,11 +111,63 @@ struct dl_pump {
 
 void dl_pump_opts_default(struct dl_pump_opts *o)
 {
-    o->max_inflight = 8;
+    memset(o, 0, sizeof *o);
+    o->max_inflight = 32;
     o->max_attempts = 50;
     o->backoff_base_ms = 25;
     o->backoff_cap_ms = 5000;
     o->max_queued_bytes = (size_t)64 << 20;
+    o->hot_key_wcu = 1000;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The timeline row for now (grown on demand; NULL only when out of memory). */
+static struct dl_pump_second *second(struct dl_pump *p)
+{
+    size_t i = (size_t)((now_ns() - p->start_ns) / 1000000000ull);
+    if (i >= p->asec) {
+        size_t na = p->asec ? p->asec * 2 : 64;
+        while (na <= i)
+            na *= 2;
+        struct dl_pump_second *n = realloc(p->timeline, na * sizeof *n);
+        if (!n)
+            return NULL;
+        memset(n + p->asec, 0, (na - p->asec) * sizeof *n);
+        p->timeline = n;
+        p->asec = na;
+    }
+    if (i >= p->nsec)
+        p->nsec = i + 1;
+    p->timeline[i].target = dl_rate_limited(&p->rate) ? p->rate.rate : 0;
+    return &p->timeline[i];
+}
+
+static void record_latency(struct dl_pump *p, double s)
+{
+    if (p->nlat == p->alat) {
+        size_t na = p->alat ? p->alat * 2 : 1024;
+        float *n = realloc(p->lat, na * sizeof *n);
+        if (!n)
+            return;
+        p->lat = n;
+        p->alat = na;
+    }
+    p->lat[p->nlat++] = (float)s;
+}
+
+/* Bytes of the partition key inside the canonical key: type, 4-byte length, value. */
+static size_t pk_len(const struct pitem *it)
+{
+    if (it->key_len < 5)
+        return it->key_len;
+    size_t n = (size_t)it->key[1] << 24 | (size_t)it->key[2] << 16 | (size_t)it->key[3] << 8 | it->key[4];
+    return 5 + n <= it->key_len ? 5 + n : it->key_len;
 }
 
 static uint64_t now_ms(void)
@@ -191,8 +259,12 @@ static bool tab_grow(struct dl_pump *p)
     return true;
 }
 
+#define LINGER_NS 20000000ull /* a partial batch waits at most this long for company */
+
 static void ready_push(struct dl_pump *p, struct kentry *e)
 {
+    if (!p->ready_head)
+        p->ready_since_ns = now_ns();
     e->rnext = NULL;
     if (p->ready_tail)
         p->ready_tail->rnext = e;
@@ -207,8 +279,10 @@ static struct kentry *ready_pop(struct dl_pump *p)
     struct kentry *e = p->ready_head;
     if (e) {
         p->ready_head = e->rnext;
-        if (!p->ready_head)
+        if (!p->ready_head) {
             p->ready_tail = NULL;
+            p->ready_since_ns = 0;
+        }
         p->nready--;
     }
     return e;
@@ -445,6 +519,42 @@ static enum dl_err batch_prepare(struct dl_pump *p, struct batch *b)
     return e;
 }
 
+static struct hot_slot *hot_slot_of(struct dl_pump *p, const struct pitem *it)
+{
+    return &p->hot[hash_bytes(it->key, pk_len(it)) & (HOT_SLOTS - 1)];
+}
+
+/* Pace writes that share a partition key (DynamoDB serves one partition key at most 1,000 WCU/s,
+ * whatever the table has) with GCRA: each write is scheduled cost/rate after the key's previous
+ * one, with up to 100 ms of burst. A write whose time has not come waits in the retry heap until
+ * exactly its reserved time (without losing an attempt), and is then sent without a second check;
+ * other keys go ahead meanwhile. Returns true if e may go now. */
+static bool hot_key_admit(struct dl_pump *p, struct kentry *e, uint64_t now)
+{
+    if (!p->hot)
+        return true;
+    if (e->paced) {
+        e->paced = false; /* it waited for its reservation */
+        return true;
+    }
+    struct pitem *it = e->cur;
+    struct hot_slot *h = hot_slot_of(p, it);
+    uint64_t burst_ns = 100000000ull;
+    uint64_t cost_ns = (uint64_t)((double)it->wcu / p->o.hot_key_wcu * 1e9);
+    uint64_t t = h->tat_ns > now ? h->tat_ns : now;
+    h->tat_ns = t + cost_ns;
+    if (t <= now + burst_ns)
+        return true;
+    e->paced = true;
+    e->due_ms = (t - burst_ns) / 1000000 + 1;
+    p->st.hot_key_waits++;
+    if (!heap_push(p, e)) {
+        e->paced = false;
+        return true; /* no memory to hold it back: send it and let DynamoDB decide */
+    }
+    return false;
+}
+
 /* Take entries from the ready queue into at most one new batch. */
 static struct batch *batch_take(struct dl_pump *p)
 {
@@ -453,18 +563,28 @@ static struct batch *batch_take(struct dl_pump *p)
         return NULL;
     b->p = p;
     size_t bytes = 64 + p->table_json.len;
+    uint64_t now = now_ns();
+    double wcu = 0;
     while (b->n < BATCH_MAX_ITEMS && p->ready_head) {
         struct pitem *it = p->ready_head->cur;
         if (b->n && bytes + it->req_len + 1 > BATCH_MAX_BYTES)
             break;
         struct kentry *e = ready_pop(p);
+        if (!hot_key_admit(p, e, now))
+            continue;
         e->inflight = true;
         if (e->attempts)
             p->st.retries++;
         p->st.wcu_sent += it->wcu;
+        wcu += it->wcu;
         bytes += it->req_len + 1;
         b->e[b->n++] = e;
     }
+    if (b->n == 0) {
+        free(b);
+        return NULL;
+    }
+    dl_rate_take(&p->rate, wcu);
     return b;
 }
 
@@ -496,13 +616,16 @@ static void handle_ok(struct dl_pump *p, struct batch *b)
             entry_after_send(p, b->e[i], UNPROCESSED, "unreadable BatchWriteItem response");
         return;
     }
+    double consumed = -1;
     const struct dl_json *cc = dl_json_get(doc, "ConsumedCapacity");
     if (cc && cc->type == DL_JSON_ARRAY)
         for (const struct dl_json *c = cc->child; c; c = c->next) {
             const struct dl_json *u = dl_json_get(c, "CapacityUnits");
             if (u && u->type == DL_JSON_NUMBER)
-                p->st.consumed_wcu += strtod((const char *)u->str.ptr, NULL);
+                consumed = (consumed < 0 ? 0 : consumed) + strtod((const char *)u->str.ptr, NULL);
         }
+    if (consumed > 0)
+        p->st.consumed_wcu += consumed;
     size_t off[BATCH_MAX_ITEMS], len[BATCH_MAX_ITEMS], nkeys = 0;
     dl_buf_reset(&p->keybuf);
     const struct dl_json *un = dl_json_get(doc, "UnprocessedItems");
@@ -526,10 +649,25 @@ static void handle_ok(struct dl_pump *p, struct batch *b)
         nkeys++;
     }
     p->st.unprocessed += nkeys;
+    double est_written = 0;
+    uint64_t written = 0, table_unprocessed = 0, now = now_ns();
     for (int i = 0; i < b->n; i++) {
         struct kentry *e = b->e[i];
         bool again = key_in(&p->keybuf, nkeys, off, len, e->cur);
+        if (!again) {
+            est_written += e->cur->wcu;
+            written++;
+        } else {
+            table_unprocessed++;
+        }
         entry_after_send(p, e, again ? UNPROCESSED : WRITTEN, again ? "returned in UnprocessedItems" : NULL);
+    }
+    dl_rate_on_response(&p->rate, now, (uint64_t)b->n, table_unprocessed, false, est_written, consumed);
+    struct dl_pump_second *sec = second(p);
+    if (sec) {
+        sec->written += written;
+        sec->wcu += consumed >= 0 ? consumed : est_written;
+        sec->unprocessed += nkeys;
     }
 }
 
@@ -577,14 +715,22 @@ static void handle_done(struct dl_pump *p, struct batch *b, struct batch **resen
         return;
     }
     p->st.requests++;
+    record_latency(p, r->elapsed_s);
+    struct dl_pump_second *sec = second(p);
+    if (sec)
+        sec->requests++;
     if (r->status == 200) {
         handle_ok(p, b);
         return;
     }
     bool typed = dl_ddb_error(r, type, sizeof type, msg, sizeof msg);
     if (r->status >= 500 || (typed && dl_ddb_is_throttle(type))) {
-        if (typed && dl_ddb_is_throttle(type))
+        if (typed && dl_ddb_is_throttle(type)) {
             p->st.throttled++;
+            if (sec)
+                sec->throttled++;
+            dl_rate_on_response(&p->rate, now_ns(), (uint64_t)b->n, (uint64_t)b->n, true, 0, -1);
+        }
         snprintf(why, sizeof why, "%s (HTTP %ld)", typed ? type : "server error", r->status);
         for (int i = 0; i < b->n; i++)
             entry_after_send(p, b->e[i], UNPROCESSED, why);
@@ -658,12 +804,26 @@ static void *pump_main(void *arg)
             while ((e = ready_pop(p)))
                 entry_after_send(p, e, p->fatal[0] ? DEAD : ABANDONED, p->fatal);
         }
-        /* Send full batches; send a partial one only when nothing is in flight or input has ended,
-         * so that a slow producer does not turn into many tiny requests. */
+        /* Send full batches; send a partial one only when nothing is in flight or its oldest item
+         * has lingered LINGER_NS, so that a trickle (a slow producer, paced hot keys, retries)
+         * does not turn into many tiny requests. */
         struct batch *send[64];
         int nsend = 0;
-        while (p->nready && p->inflight + nsend < p->o.max_inflight && nsend < 64 &&
-               (p->nready >= BATCH_MAX_ITEMS || p->closed || p->inflight + nsend == 0)) {
+        uint64_t rate_wait_ns = 0, linger_wait_ns = 0;
+        while (p->nready && p->inflight + nsend < p->o.max_inflight && nsend < 64) {
+            /* nothing in flight and nothing coming back from the heap: no company will come */
+            bool alone = p->inflight + nsend == 0 && (p->nheap == 0 || p->closed == false);
+            if (p->nready < BATCH_MAX_ITEMS && !alone) {
+                uint64_t age = now_ns() - p->ready_since_ns;
+                if (age < LINGER_NS) {
+                    linger_wait_ns = LINGER_NS - age;
+                    break;
+                }
+            }
+            if (dl_rate_limited(&p->rate) && dl_rate_refill(&p->rate, now_ns()) <= 0) {
+                rate_wait_ns = dl_rate_wait_ns(&p->rate, 1);
+                break; /* over the rate: wait for tokens */
+            }
             struct batch *b = batch_take(p);
             if (!b)
                 break;
@@ -682,8 +842,12 @@ static void *pump_main(void *arg)
             pthread_cond_broadcast(&p->idle);
         if (p->in_head || p->done_head)
             continue;
-        if (p->nheap) {
-            uint64_t due = p->heap[0]->due_ms;
+        if (p->nheap || rate_wait_ns || linger_wait_ns) {
+            uint64_t due = p->nheap ? p->heap[0]->due_ms : UINT64_MAX;
+            if (rate_wait_ns && now + rate_wait_ns / 1000000 + 1 < due)
+                due = now + rate_wait_ns / 1000000 + 1;
+            if (linger_wait_ns && now + linger_wait_ns / 1000000 + 1 < due)
+                due = now + linger_wait_ns / 1000000 + 1;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             uint64_t wait = due > now ? due - now : 0;
@@ -727,6 +891,10 @@ struct dl_pump *dl_pump_new(struct dl_net *net, const struct dl_aws_config *cfg,
     p->tab = calloc(p->tab_size, sizeof *p->tab);
     p->arena = dl_arena_new(0, 0);
     p->rng = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)p << 16) ^ 0x9E3779B97F4A7C15ULL;
+    p->start_ns = now_ns();
+    dl_rate_init(&p->rate, p->o.max_wcu, p->o.start_wcu, p->start_ns);
+    if (p->o.hot_key_wcu > 0 && !(p->hot = calloc(HOT_SLOTS, sizeof *p->hot)))
+        goto fail;
     if (!p->tab || !p->arena || dl_buf_append_json_str(&p->table_json, table, strlen(table)))
         goto fail;
     pthread_mutex_init(&p->mu, NULL);
@@ -742,6 +910,7 @@ struct dl_pump *dl_pump_new(struct dl_net *net, const struct dl_aws_config *cfg,
     }
     return p;
 fail:
+    free(p->hot);
     dl_buf_free(&p->table_json);
     dl_buf_free(&p->keybuf);
     dl_arena_destroy(p->arena);
@@ -833,7 +1002,39 @@ void dl_pump_stats_get(struct dl_pump *p, struct dl_pump_stats *out)
 {
     pthread_mutex_lock(&p->mu);
     *out = p->st;
+    out->rate_cuts = p->rate.cuts;
+    out->rate = dl_rate_limited(&p->rate) ? p->rate.rate : 0;
     pthread_mutex_unlock(&p->mu);
+}
+
+size_t dl_pump_timeline(struct dl_pump *p, struct dl_pump_second *out, size_t max)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->nsec < max ? p->nsec : max;
+    if (n)
+        memcpy(out, p->timeline, n * sizeof *out);
+    size_t total = p->nsec;
+    pthread_mutex_unlock(&p->mu);
+    return total;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+double dl_pump_latency(struct dl_pump *p, double q)
+{
+    pthread_mutex_lock(&p->mu);
+    double v = 0;
+    if (p->nlat) {
+        qsort(p->lat, p->nlat, sizeof *p->lat, cmp_float);
+        size_t i = (size_t)(q * (double)(p->nlat - 1) + 0.5);
+        v = p->lat[i < p->nlat ? i : p->nlat - 1];
+    }
+    pthread_mutex_unlock(&p->mu);
+    return v;
 }
 
 const char *dl_pump_error(struct dl_pump *p)
@@ -869,6 +1070,9 @@ void dl_pump_destroy(struct dl_pump *p)
     }
     free(p->tab);
     free(p->heap);
+    free(p->hot);
+    free(p->timeline);
+    free(p->lat);
     dl_arena_destroy(p->arena);
     dl_buf_free(&p->table_json);
     dl_buf_free(&p->keybuf);

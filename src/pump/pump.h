@@ -18,11 +18,15 @@
 #include "pump/deadletter.h"
 
 struct dl_pump_opts {
-    int max_inflight;          /* concurrent BatchWriteItem requests (default 8) */
+    int max_inflight;          /* concurrent BatchWriteItem requests (default 32) */
     int max_attempts;          /* sends of one item before it is dead-lettered (default 50) */
     long backoff_base_ms;      /* full jitter: rand(0, min(cap, base * 2^attempt)) (default 25) */
     long backoff_cap_ms;       /* default 5000 */
     size_t max_queued_bytes;   /* back-pressure threshold (default 64 MiB) */
+    double max_wcu;            /* write-rate ceiling in WCU/s (see pump/rate.h); 0 = unlimited */
+    double start_wcu;          /* first rate (0 = max_wcu); on-demand tables start below their max */
+    double hot_key_wcu;        /* pace writes sharing one partition key to this many WCU/s
+                                  (DynamoDB's per-partition limit: default 1000; 0 = off) */
 };
 void dl_pump_opts_default(struct dl_pump_opts *o);
 
@@ -40,6 +44,19 @@ struct dl_pump_stats {
     uint64_t splits;           /* batches split after a ValidationException */
     double consumed_wcu;       /* from ReturnConsumedCapacity */
     uint64_t wcu_sent;         /* our own estimate: sum of ceil(size/1KB) of items sent */
+    uint64_t hot_key_waits;    /* items held back to keep one partition key under hot_key_wcu */
+    uint64_t rate_cuts;        /* times the adaptive rate was lowered */
+    double rate;               /* the rate target now, WCU/s (0 = unlimited) */
+};
+
+/* One second of the run (second 0 starts at dl_pump_new). */
+struct dl_pump_second {
+    uint64_t written;          /* items acknowledged */
+    double wcu;                /* consumed WCU (ConsumedCapacity, or our estimate when absent) */
+    uint64_t requests;         /* BatchWriteItem responses */
+    uint64_t throttled;        /* requests throttled whole */
+    uint64_t unprocessed;      /* items returned unprocessed */
+    double target;             /* the rate target at the end of the second, WCU/s (0 = unlimited) */
 };
 
 struct dl_pump;
@@ -63,6 +80,11 @@ enum dl_err dl_pump_finish(struct dl_pump *p);
 void dl_pump_cancel(struct dl_pump *p);
 
 void dl_pump_stats_get(struct dl_pump *p, struct dl_pump_stats *out);
+/* Copy up to max seconds of the timeline into out; returns the number of seconds recorded. */
+size_t dl_pump_timeline(struct dl_pump *p, struct dl_pump_second *out, size_t max);
+/* Latency quantile (0..1) of BatchWriteItem requests, in seconds (0 if none). */
+double dl_pump_latency(struct dl_pump *p, double q);
+
 /* The message of a fatal error (credentials refused, table gone, dead-letter file unwritable), or NULL. */
 const char *dl_pump_error(struct dl_pump *p);
 

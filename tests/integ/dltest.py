@@ -225,3 +225,66 @@ class TempDir:
 
     def __exit__(self, *exc):
         self.d.cleanup()
+
+
+# ---------- the capacity simulator (tools/ddbsim) ----------
+
+class Sim:
+    """A ddbsim on an ephemeral loopback port, stopped by close() (bounded lifetime anyway)."""
+
+    def __init__(self, *args, lifetime=600):
+        import select
+        binary = os.environ.get("DDBSIM_BIN")
+        if not binary:
+            raise unittest.SkipTest("DDBSIM_BIN not set (run through ctest)")
+        self.proc = subprocess.Popen([binary, "--port", "0", "--max-lifetime", str(lifetime), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("ddbsim listening on 127.0.0.1:"):
+            self.proc.kill()
+            raise RuntimeError(f"ddbsim did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def get(self, path):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        if r.status != 200:
+            raise AssertionError(f"GET {path}: {r.status} {body[:200]!r}")
+        return body
+
+    def stats(self):
+        return json.loads(self.get("/_sim/stats"))
+
+    def items(self, table):
+        return [json.loads(line) for line in self.get(f"/_sim/items?table={table}").splitlines() if line.strip()]
+
+    def writes(self, table):
+        return json.loads(self.get(f"/_sim/writes?table={table}&dups=1"))
+
+    def client(self):
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="x", aws_secret_access_key="y",
+                            config=botocore.config.Config(retries={"max_attempts": 0}))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def run_sim(sim, *args, timeout=600, cwd=None):
+    """ddbload against the simulator (its DynamoDB endpoint; no S3 needed)."""
+    return run(*args, timeout=timeout, cwd=cwd, extra_env={"AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint,
+                                                           "AWS_ENDPOINT_URL_S3": None})

@@ -128,25 +128,31 @@ static void table_arn(struct dl_buf *b, const struct sim_table *t)
 
 static int throttle_response(struct dl_buf *out, const struct sim_table *t, int why)
 {
-    const char *reason;
+    /* ThrottlingReasons as DynamoDB gives them since 2025; a throttle below an on-demand
+     * table's maximum (its 2 x peak ramp) has no documented reason, so none is given. */
+    const char *reason = NULL;
+    double lim = sim_table_limit(t, 0);
     if (why == SIM_THROTTLE_PARTITION)
-        reason = t->on_demand ? "TableWriteKeyRangeThroughputExceeded" : "TableWriteKeyRangeThroughputExceeded";
+        reason = "TableWriteKeyRangeThroughputExceeded";
     else if (!t->on_demand)
         reason = "TableWriteProvisionedThroughputExceeded";
-    else if (t->od_max_write > 0 && sim_table_limit(t, 0) >= t->od_max_write)
+    else if (t->od_max_write > 0 && lim >= t->od_max_write)
         reason = "TableWriteMaxOnDemandThroughputExceeded";
-    else
+    else if (lim >= g_cfg.ondemand_max)
         reason = "TableWriteAccountLimitExceeded";
     dl_buf_reset(out);
     dl_buf_append_str(out, "{\"__type\":");
     json_cstr(out, t->on_demand ? T_THROTTLING : T_PTEE);
     dl_buf_append_str(out, ",\"message\":");
     json_cstr(out, t->on_demand ? MSG_THROTTLING : MSG_PTEE);
-    dl_buf_append_str(out, ",\"ThrottlingReasons\":[{\"reason\":");
-    json_cstr(out, reason);
-    dl_buf_append_str(out, ",\"resource\":");
-    table_arn(out, t);
-    dl_buf_append_str(out, "}]}");
+    if (reason) {
+        dl_buf_append_str(out, ",\"ThrottlingReasons\":[{\"reason\":");
+        json_cstr(out, reason);
+        dl_buf_append_str(out, ",\"resource\":");
+        table_arn(out, t);
+        dl_buf_append_str(out, "}]");
+    }
+    dl_buf_append_byte(out, '}');
     return 400;
 }
 

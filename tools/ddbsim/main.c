@@ -84,7 +84,7 @@ static void usage(FILE *f)
           "  --fault-ops LIST       operations faults and latency apply to (all), e.g. BatchWriteItem,PutItem\n"
           "  --seed N               random seed for faults (default: from the clock)\n"
           "  --max-lifetime S       exit after S seconds\n"
-          "  --series-seconds N     length of the per-second series in /_sim/stats (300)\n"
+          "  --series-seconds N     length of the per-second series in /_sim/stats (60)\n"
           "  --max-connections N    (4096)\n"
           "  --no-history           do not keep overwritten item versions for /_sim/writes\n"
           "  --verbose              log to stderr (twice: every request)\n",
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     c->ondemand_max = 40000;
     c->fault_ops = (1u << OP_COUNT) - 1;
     c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    c->series_seconds = 300;
+    c->series_seconds = 60;
     c->max_connections = 4096;
     c->history = true;
 

@@ -263,7 +263,11 @@ static void emit(struct conn *c, const uint8_t *bytes, size_t len, size_t cut)
     }
     dl_buf_append(&c->out, bytes, cut);
     c->state = ST_CLOSING;
-    c->rst = cut == 0; /* nothing sent: a bare reset; otherwise an EOF mid-response */
+    /* Cut inside the head: end with a TCP reset, since an EOF there can pass for the end of
+     * the headers with some HTTP clients. Cut inside the body: a plain EOF, which every
+     * client sees as short of Content-Length. */
+    const uint8_t *head_end = memmem(bytes, len, "\r\n\r\n", 4);
+    c->rst = !head_end || cut < (size_t)(head_end - bytes) + 4;
 }
 
 /* Deliver a complete response (in `scratch`) now or after `delay` seconds. */
@@ -322,7 +326,7 @@ static bool fault_applies(enum sim_op op)
 
 static void handle_api(struct conn *c, const struct request *rq)
 {
-    if (!ci_eq(rq->method_len ? dl_cursor_of(rq->method, rq->method_len) : dl_cursor_of("", 0), "POST")) {
+    if (!ci_eq(dl_cursor_of(rq->method, rq->method_len), "POST")) {
         respond_text(c, 404, "application/x-amz-json-1.0", "<UnknownOperationException/>\n", !rq->keep_alive);
         return;
     }
@@ -546,7 +550,7 @@ static bool process(struct conn *c)
                 c->continue_sent = true;
             }
             dl_buf_reserve(&c->in, head_len + content_length - avail);
-            c->scan = c->in.len;
+            c->scan = off + head_len - 4; /* find the same head again next time */
             break;
         }
         rq.body = p + head_len;
@@ -574,10 +578,11 @@ static void on_readable(struct conn *c, uint32_t ev)
     if (c->state == ST_CLOSING)
         return;
     size_t got = 0;
+    bool full = false;
     while (got < ((size_t)1 << 20)) {
         if (dl_buf_reserve(&c->in, READ_CHUNK) != DL_OK) {
-            conn_close(c);
-            return;
+            full = true; /* answer what is complete first; pipelined bytes can wait */
+            break;
         }
         ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.alloc - c->in.len - 1, 0);
         if (n > 0) {
@@ -596,7 +601,10 @@ static void on_readable(struct conn *c, uint32_t ev)
         conn_close(c);
         return;
     }
-    process(c);
+    if (!process(c))
+        return;
+    if (full && c->state == ST_READ && c->in.len + READ_CHUNK > c->in.cap)
+        conn_close(c); /* no complete request fits: the client breaks our limits */
 }
 
 static void on_timer(struct conn *c)

@@ -1,0 +1,60 @@
+/* Plumbing shared by the CLI commands (run, convert, replay, bench). Private to src/cli. */
+#ifndef DL_CLI_IMPL_H
+#define DL_CLI_IMPL_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "aws/config.h"
+#include "cli/args.h"
+#include "decode/decode.h"
+#include "net/net.h"
+#include "pump/ddb.h"
+#include "pump/deadletter.h"
+#include "pump/pump.h"
+
+/* One object to load, local or in S3, with its download state. */
+struct obj {
+    char *name;          /* "s3://bucket/key" or the local path: used in every message */
+    char *bucket;        /* S3 only */
+    char *key;           /* S3 only */
+    size_t key_len;
+    char *path;          /* local only */
+    uint64_t size;
+    struct dl_http_req *req; /* S3 download, from submit until decoded */
+    int state;           /* 0 waiting, 1 downloading, 2 downloaded */
+};
+
+struct loader {
+    const struct dl_args *a;
+    struct dl_aws_config cfg;
+    bool cfg_loaded;
+    struct dl_net *net;
+    struct dl_table_info table;
+    struct dl_key_schema cli_ks;   /* convert --key */
+    char *cli_ks_names;
+    struct dl_deadletter *dlq;
+    struct dl_pump *pump;
+    FILE *out;                     /* convert: items go here */
+    struct obj *objs;
+    size_t nobjs, aobjs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t logged_rejects;
+    uint64_t failed_objects;
+    uint64_t bytes;
+    struct dl_decode_stats st;
+};
+
+void dl_cli_loader_init(struct loader *L, const struct dl_args *a);
+void dl_cli_loader_free(struct loader *L);
+/* Load the AWS configuration and start the network thread (once). */
+bool dl_cli_ensure_net(struct loader *L, char *err, size_t errlen);
+/* DescribeTable into L->table, waiting while the table is CREATING. */
+bool dl_cli_describe_active(struct loader *L, const char *table, char *err, size_t errlen);
+/* "ddbload-dead-letter-YYYYMMDD-HHMMSS.ndjson" (malloc'd). */
+char *dl_cli_default_dead_letter(void);
+const char *dl_cli_commas(uint64_t v, char *buf, size_t n);
+double dl_cli_now_s(void);
+
+#endif

@@ -1,0 +1,90 @@
+/* CSV stage 1: classify 64-byte blocks into bit masks (bit i = byte i of the block).
+ *
+ * One kernel per instruction set (csv_scalar.c, csv_sse42.c, csv_avx2.c, csv_neon.c), each
+ * compiled with its own flags; dl_csv_kernel() picks one for a SIMD level. Every kernel gives
+ * exactly the scalar kernel's masks (tests/unit/test_csvfast.c and tests/fuzz/fuzz_csv.c check
+ * this through the reader). Quoted regions come from the prefix XOR of the quote mask (a
+ * carry-less multiply by all ones), carried from block to block in dl_csv_kstate.
+ *
+ * The prefix-XOR reading of quotes agrees with RFC 4180 (and with dl_csv) as long as every
+ * quote that opens a region stands at the start of a field (after a delimiter, a line break,
+ * or another quote when it is the second of a "" pair) and every quote that closes one is
+ * followed by a delimiter, a line break, another quote or the end of input. `bad` marks the
+ * quotes that break this; a reader must not trust the other masks of a record that holds one
+ * (csvfast.c re-reads such a record with the scalar reader). */
+#ifndef DL_DECODE_ARCH_CSV_KERNELS_H
+#define DL_DECODE_ARCH_CSV_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cpu.h"
+
+struct dl_csv_kparams {
+    uint8_t delim;
+    uint8_t quote;
+    bool has_quote; /* false: quoting off, quote is ignored */
+};
+
+/* Carried from one block to the next; { 0, 1 } at the start of input or of a record. */
+struct dl_csv_kstate {
+    uint64_t inside; /* all ones when the byte before the next block is inside quotes */
+    uint64_t prev_s; /* 1 when that byte is a delimiter, CR, LF or quote (or there is none) */
+};
+
+struct dl_csv_masks {
+    uint64_t sep;   /* delimiter, CR and LF bytes outside quotes */
+    uint64_t quote; /* quote bytes */
+    uint64_t lb;    /* line breaks: LF, and CR not followed by LF (inside quotes or not) */
+    uint64_t bad;   /* quotes the prefix-XOR reading gets wrong (see above) */
+    uint64_t high;  /* bytes >= 0x80 (records without any skip UTF-8 validation) */
+};
+
+/* Classify nblocks 64-byte blocks at p (nblocks * 64 readable bytes). `next` is the byte
+ * after the last block, or -1 at the end of input (which then counts as a delimiter: a
+ * closing quote may stand last, a CR last is a line break). Reads st, leaves it set for the
+ * block after the last one. */
+typedef void (*dl_csv_classify_fn)(const uint8_t *p, size_t nblocks, int next,
+                                   const struct dl_csv_kparams *kp, struct dl_csv_kstate *st,
+                                   struct dl_csv_masks *out);
+
+struct dl_csv_kernel {
+    enum dl_simd_level level;
+    dl_csv_classify_fn classify;
+};
+
+/* The kernel for a level this build and CPU support, else the scalar one. */
+const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level);
+
+/* The per-ISA tables (only those of the build's architecture exist). */
+extern const struct dl_csv_kernel dl_csv_kernel_scalar;
+extern const struct dl_csv_kernel dl_csv_kernel_sse42;
+extern const struct dl_csv_kernel dl_csv_kernel_avx2;
+extern const struct dl_csv_kernel dl_csv_kernel_neon;
+
+/* Shared by the kernels: the masks of one block from its byte-class masks. d, q, cr, lf are
+ * the delimiter/quote/CR/LF masks of the block, qx the prefix XOR of q, next the byte after
+ * the block (-1: end of input). */
+static inline void dl_csv_finish_block(uint64_t d, uint64_t q, uint64_t cr, uint64_t lf,
+                                       uint64_t qx, uint64_t high, int next,
+                                       const struct dl_csv_kparams *kp, struct dl_csv_kstate *st,
+                                       struct dl_csv_masks *m)
+{
+    uint64_t next_lf = next == '\n';
+    uint64_t next_s = next < 0 || next == kp->delim || next == '\r' || next == '\n' ||
+                      (kp->has_quote && next == kp->quote);
+    uint64_t inside = qx ^ st->inside;
+    st->inside = (uint64_t)((int64_t)inside >> 63);
+    uint64_t s = d | q | cr | lf;
+    uint64_t prev = (s << 1) | st->prev_s;
+    st->prev_s = s >> 63;
+    uint64_t after = (s >> 1) | (next_s << 63);
+    m->sep = (d | cr | lf) & ~inside;
+    m->quote = q;
+    m->lb = lf | (cr & ~((lf >> 1) | (next_lf << 63)));
+    m->bad = (q & inside & ~prev) | (q & ~inside & ~after);
+    m->high = high;
+}
+
+#endif

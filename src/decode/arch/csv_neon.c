@@ -1,0 +1,47 @@
+/* CSV stage 1 for AArch64 Advanced SIMD + PMULL: four 16-byte compares (CMEQ) per byte
+ * class; NEON has no PMOVMSKB, so each compare result is ANDed with per-lane bit weights and
+ * folded by three pairwise adds into one 64-bit mask; quoted regions by a polynomial multiply
+ * (PMULL) of the quote mask by all ones. */
+#include "decode/arch/csv_kernels.h"
+
+#include <arm_neon.h>
+
+static inline uint64_t movemask4(uint8x16_t a, uint8x16_t b, uint8x16_t c, uint8x16_t d)
+{
+    static const uint8_t w[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+    const uint8x16_t wv = vld1q_u8(w);
+    uint8x16_t s0 = vpaddq_u8(vandq_u8(a, wv), vandq_u8(b, wv));
+    uint8x16_t s1 = vpaddq_u8(vandq_u8(c, wv), vandq_u8(d, wv));
+    s0 = vpaddq_u8(s0, s1);
+    s0 = vpaddq_u8(s0, s0);
+    return vgetq_lane_u64(vreinterpretq_u64_u8(s0), 0);
+}
+
+static inline uint64_t eq(const uint8x16_t v[4], uint8x16_t k)
+{
+    return movemask4(vceqq_u8(v[0], k), vceqq_u8(v[1], k), vceqq_u8(v[2], k), vceqq_u8(v[3], k));
+}
+
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    return (uint64_t)vgetq_lane_u64(vreinterpretq_u64_p128(vmull_p64((poly64_t)x, (poly64_t)~(uint64_t)0)), 0);
+}
+
+static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl_csv_kparams *kp,
+                     struct dl_csv_kstate *st, struct dl_csv_masks *out)
+{
+    const uint8x16_t vd = vdupq_n_u8(kp->delim), vq = vdupq_n_u8(kp->quote);
+    const uint8x16_t vcr = vdupq_n_u8('\r'), vlf = vdupq_n_u8('\n'), v80 = vdupq_n_u8(0x80);
+    for (size_t b = 0; b < nblocks; b++, p += 64) {
+        uint8x16_t v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = vld1q_u8(p + 16 * i);
+        uint64_t q = kp->has_quote ? eq(v, vq) : 0;
+        uint64_t high = movemask4(vcgeq_u8(v[0], v80), vcgeq_u8(v[1], v80), vcgeq_u8(v[2], v80),
+                                  vcgeq_u8(v[3], v80));
+        int nx = b + 1 < nblocks ? p[64] : next;
+        dl_csv_finish_block(eq(v, vd), q, eq(v, vcr), eq(v, vlf), prefix_xor(q), high, nx, kp, st, &out[b]);
+    }
+}
+
+const struct dl_csv_kernel dl_csv_kernel_neon = { DL_SIMD_NEON, classify };

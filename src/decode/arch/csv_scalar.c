@@ -1,0 +1,54 @@
+/* CSV stage 1, scalar reference: a byte loop builds the masks, a shift ladder computes the
+ * prefix XOR. Always built; the other kernels must give exactly its output. Also holds the
+ * kernel selector, since this is the one arch/ file every build has. */
+#include "decode/arch/csv_kernels.h"
+
+/* Bit i of the result is the XOR of bits 0..i of x (what a carry-less multiply by all ones
+ * gives the SIMD kernels). */
+static uint64_t prefix_xor(uint64_t x)
+{
+    for (int k = 1; k < 64; k <<= 1)
+        x ^= x << k;
+    return x;
+}
+
+static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl_csv_kparams *kp,
+                     struct dl_csv_kstate *st, struct dl_csv_masks *out)
+{
+    for (size_t b = 0; b < nblocks; b++, p += 64) {
+        uint64_t d = 0, q = 0, cr = 0, lf = 0, high = 0;
+        for (int i = 0; i < 64; i++) {
+            uint64_t bit = (uint64_t)1 << i;
+            uint8_t c = p[i];
+            if (c == kp->delim)
+                d |= bit;
+            if (kp->has_quote && c == kp->quote)
+                q |= bit;
+            if (c == '\r')
+                cr |= bit;
+            if (c == '\n')
+                lf |= bit;
+            if (c >= 0x80)
+                high |= bit;
+        }
+        int nx = b + 1 < nblocks ? p[64] : next;
+        dl_csv_finish_block(d, q, cr, lf, prefix_xor(q), high, nx, kp, st, &out[b]);
+    }
+}
+
+const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify };
+
+const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level)
+{
+    if (!dl_cpu_has(level))
+        return &dl_csv_kernel_scalar;
+    switch (level) {
+#if defined(__x86_64__)
+    case DL_SIMD_SSE42: return &dl_csv_kernel_sse42;
+    case DL_SIMD_AVX2: return &dl_csv_kernel_avx2;
+#elif defined(__aarch64__)
+    case DL_SIMD_NEON: return &dl_csv_kernel_neon;
+#endif
+    default: return &dl_csv_kernel_scalar;
+    }
+}

@@ -1,0 +1,47 @@
+/* SIMD CSV / TSV reader: a drop-in for dl_csv (decode/csv.h) with the same options, the same
+ * struct dl_csv_row and, on every input, the same rows, fields, record/line/offset/raw and the
+ * same errors (code, message, offset, line, column) and recovery. All of dl_csv's rules
+ * (csv.h's header comment) apply word for word.
+ *
+ * How: stage 1 (src/decode/arch/csv_*.c, chosen from dl_cpu_level() when the reader is made)
+ * classifies 64-byte blocks into delimiter / line-break / quote masks, quoted regions by the
+ * prefix XOR of the quote mask; stage 2 walks the separator bits with count-trailing-zeros to
+ * cut fields, unescaping "" only in quoted fields that hold one, and skips UTF-8 validation
+ * for records without bytes >= 0x80. A record the masks cannot describe exactly (a quote
+ * inside an unquoted field, text after a closing quote, an unterminated quote, a record over
+ * max_record or max_fields, invalid UTF-8) is re-read by the scalar reader, so its result and
+ * its error are dl_csv's by construction.
+ *
+ * The input needs no padding: the reader copies the last partial block. */
+#ifndef DL_DECODE_CSVFAST_H
+#define DL_DECODE_CSVFAST_H
+
+#include <stdint.h>
+
+#include "decode/csv.h"
+
+struct dl_csvfast;
+
+/* As dl_csv_new: read p[0..len) (borrowed), opts may be NULL. DL_ERR_INVALID, DL_ERR_NOMEM. */
+enum dl_err dl_csvfast_new(const uint8_t *p, size_t len, const struct dl_csv_opts *opts,
+                           struct dl_csvfast **out);
+
+/* Read only the records that start in p[start..end), for one chunk of a larger input (see
+ * decode/chunked.h): start must be a record boundary of the whole input p[0..] - 0, just
+ * after a line break outside quotes, or the line break (terminator) itself - and line the
+ * line number of p[start]; end must be such a boundary too, or the end of the input. Rows
+ * and errors then report offsets and lines of the whole input (and the reader never looks
+ * at bytes past end); records are numbered from 1 within the chunk (add the number of
+ * records before the chunk). A BOM is only skipped when start is 0. */
+enum dl_err dl_csvfast_new_range(const uint8_t *p, size_t start, size_t end, uint64_t line,
+                                 const struct dl_csv_opts *opts, struct dl_csvfast **out);
+
+/* As dl_csv_next (row->fields valid until the next call or destroy). */
+enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct dl_pos_err *err);
+
+void dl_csvfast_destroy(struct dl_csvfast *r);
+
+/* The SIMD level the reader's stage 1 runs at (dl_cpu_level() when it was made). */
+enum dl_simd_level dl_csvfast_level(const struct dl_csvfast *r);
+
+#endif

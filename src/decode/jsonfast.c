@@ -1,0 +1,1618 @@
+/* Fast JSON records -> DynamoDB items (see jsonfast.h and docs/simd-json.md).
+ *
+ * Three layers:
+ * - framing: a line-for-line port of jsonrec.c's reader (top-level values, arrays streamed
+ *   element by element, NDJSON lines, AUTO's line-delimited guess, positions). Where jsonrec
+ *   calls the DOM parser on a value, this file first tries stage 2 and only calls the DOM
+ *   parser (then item.c's builder) when stage 2 declines the record.
+ * - stage 1: a window of the input is indexed by a kernel from arch/. The index is trusted
+ *   from the window start as long as every byte before the record being read was part of a
+ *   record that stage 2 or the DOM parser accepted (or whitespace/commas/brackets between
+ *   them); after a syntax error the window is rebuilt at the next record, from a clean state.
+ * - stage 2: walks the index of one record and writes the item. It validates everything the
+ *   DOM parser and item.c check and declines (returns BAIL) on anything it does not handle
+ *   or any error, leaving the message to the scalar reference. */
+#include "decode/jsonfast.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/json.h"
+#include "decode/arch/json_kernels.h"
+#include "item/number.h"
+
+#define WIN_MIN ((size_t)2 << 10)      /* first window after a syntax error */
+#define WIN_NORMAL ((size_t)192 << 10) /* steady state: index + input stay in L2 */
+#define WIN_MAX ((size_t)8 << 20)      /* a record longer than this goes to the scalar path */
+#define NAMES_MAX ((size_t)1 << 20)    /* member names tracked per record (duplicates) */
+#define EXP_CLAMP 1000000000000000LL   /* as in number.c */
+
+struct name {
+    const uint8_t *p;
+    size_t len;
+    uint64_t h;
+};
+
+struct fkey {
+    bool found;
+    const uint8_t *raw;
+    size_t len;
+    char canon[DL_NUM_CANON_MAX];
+    size_t canon_len;
+};
+
+struct dl_jsonfast {
+    /* ---- framing (fields and meaning as in jsonrec.c) ---- */
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    enum dl_jsonrec_mode mode;
+    bool bom;
+    bool done;
+    uint64_t record;
+    uint64_t nvalues;
+    bool in_array;
+    bool need_sep;
+    size_t arr_start;
+    uint64_t arr_line, arr_col;
+    size_t arr_lim;
+    uint64_t nelem;
+    bool ld;
+    bool first_done;
+    bool first_single_line;
+    uint64_t prev_end_line;
+    size_t lc_off;
+    uint64_t lc_line;
+    size_t lc_ls;
+    struct dl_arena *scratch;
+
+    /* ---- mapping ---- */
+    enum dl_jsonfast_kind kind;
+    const struct dl_key_schema *ks;
+    struct dl_arena *arena; /* the scalar fallback's DOM, reset per record */
+
+    /* ---- stage 1 window [ws, we) ---- */
+    const struct dl_json_kernel *kern;
+    bool have_win;
+    size_t ws, we;
+    uint32_t *idx; /* entry positions relative to ws */
+    size_t nidx, idx_cap, cur;
+    uint8_t *bsflag; /* per 64-byte block of the window: holds a backslash */
+    size_t bs_cap;
+    size_t poison;   /* absolute offset where stage 1 saw bad UTF-8 / control bytes */
+    size_t wsize;   /* size of the next window */
+    size_t wnormal; /* steady-state window size */
+    size_t wmin;    /* window size after a syntax error */
+
+    /* ---- stage 2 scratch ---- */
+    struct name *names;
+    size_t names_cap;
+    uint32_t *htab;
+    size_t htab_cap;
+    uint8_t *tmp;
+    size_t tmp_cap;
+    struct fkey kv[2];
+
+    struct dl_jsonfast_stats stats;
+};
+
+enum dl_err dl_jsonfast_new(const uint8_t *p, size_t len, enum dl_jsonrec_mode mode,
+                            enum dl_jsonfast_kind kind, const struct dl_key_schema *ks,
+                            struct dl_jsonfast **out)
+{
+    enum dl_err rc = DL_OK;
+    struct dl_jsonfast *r = NULL;
+    *out = NULL;
+    if ((mode != DL_JSONREC_AUTO && mode != DL_JSONREC_JSON && mode != DL_JSONREC_NDJSON) ||
+        (kind != DL_JSONFAST_PLAIN && kind != DL_JSONFAST_DDB)) {
+        rc = DL_ERR_INVALID;
+        goto out;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        rc = DL_ERR_NOMEM;
+        goto out;
+    }
+    r->p = p;
+    r->len = p ? len : 0;
+    r->mode = mode;
+    r->lc_line = 1;
+    if (r->len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        r->bom = true;
+        r->pos = 3;
+    }
+    r->kind = kind;
+    r->ks = ks;
+    r->kern = dl_json_kernel_for(dl_cpu_level());
+    r->wsize = r->wnormal = WIN_NORMAL;
+    r->wmin = WIN_MIN;
+    r->poison = SIZE_MAX;
+    r->arena = dl_arena_new(0, DL_JSONFAST_ARENA_CAP);
+    if (!r->arena) {
+        rc = DL_ERR_NOMEM;
+        goto out;
+    }
+    *out = r;
+    r = NULL;
+out:
+    dl_jsonfast_destroy(r);
+    return rc;
+}
+
+void dl_jsonfast_destroy(struct dl_jsonfast *r)
+{
+    if (!r)
+        return;
+    dl_arena_destroy(r->scratch);
+    dl_arena_destroy(r->arena);
+    free(r->idx);
+    free(r->bsflag);
+    free(r->names);
+    free(r->htab);
+    free(r->tmp);
+    free(r);
+}
+
+void dl_jsonfast_stats(const struct dl_jsonfast *r, struct dl_jsonfast_stats *out)
+{
+    *out = r->stats;
+}
+
+void dl_jsonfast_tune(struct dl_jsonfast *r, size_t window)
+{
+    window &= ~(size_t)63;
+    r->wsize = r->wnormal = window < 64 ? 64 : window;
+    r->wmin = r->wnormal < WIN_MIN ? r->wnormal : WIN_MIN;
+}
+
+int dl_jsonfast_use_level(struct dl_jsonfast *r, enum dl_simd_level level)
+{
+    const struct dl_json_kernel *k = dl_json_kernel_for(level);
+    if (k->level != level)
+        return -1;
+    r->kern = k;
+    r->have_win = false;
+    return 0;
+}
+
+const char *dl_jsonfast_kernel(const struct dl_jsonfast *r)
+{
+    return r->kern->name;
+}
+
+/* =========================================================================== stage 1 window */
+
+/* Index [s, s + size) (to the end of input if that is nearer), from a clean state. */
+static bool build_window(struct dl_jsonfast *r, size_t s, size_t size)
+{
+    size_t we = s + size < s || s + size > r->len ? r->len : s + size;
+    size_t nfull = (we - s) / 64, tail = 0;
+    if (we == r->len)
+        tail = (we - s) % 64;
+    else
+        we = s + 64 * nfull;
+    size_t span = we - s;
+    size_t need_idx = span + 64 + 32;
+    size_t need_bs = nfull + 2;
+    if (need_idx > r->idx_cap) {
+        uint32_t *n = realloc(r->idx, need_idx * sizeof *n);
+        if (!n)
+            return false;
+        r->idx = n;
+        r->idx_cap = need_idx;
+    }
+    if (need_bs > r->bs_cap) {
+        uint8_t *n = realloc(r->bsflag, need_bs);
+        if (!n)
+            return false;
+        r->bsflag = n;
+        r->bs_cap = need_bs;
+    }
+    struct dl_json_s1 st;
+    memset(&st, 0, sizeof st);
+    size_t err = SIZE_MAX;
+    size_t n = r->kern->stage1(r->p + s, nfull, &st, r->idx, 0, r->bsflag, &err);
+    if (tail) {
+        uint8_t blk[64];
+        memset(blk, ' ', sizeof blk);
+        memcpy(blk, r->p + s + 64 * nfull, tail);
+        size_t e2 = SIZE_MAX;
+        n += r->kern->stage1(blk, 1, &st, r->idx + n, (uint32_t)(64 * nfull), r->bsflag + nfull, &e2);
+        if (err == SIZE_MAX && e2 != SIZE_MAX)
+            err = 64 * nfull + e2;
+    }
+    r->idx[n] = (uint32_t)span; /* sentinel, never read as an entry */
+    r->nidx = n;
+    r->cur = 0;
+    r->ws = s;
+    r->we = we;
+    r->poison = err == SIZE_MAX ? SIZE_MAX : s + err;
+    r->have_win = true;
+    r->stats.windows++;
+    r->stats.indexed_bytes += span;
+    return true;
+}
+
+/* =========================================================================== stage 2 helpers */
+
+enum walk_rc { W_OK, W_BAIL, W_MORE };
+
+static inline bool is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Does p[from..to) hold a backslash? Blocks without one are known from stage 1 (bsf is the
+ * window's per-block flags, base the window start). */
+static inline __attribute__((always_inline)) bool has_backslash(const uint8_t *p, const uint8_t *bsf, size_t base,
+                                                                size_t from, size_t to)
+{
+    if (to <= from)
+        return false;
+    size_t b0 = (from - base) >> 6, b1 = (to - 1 - base) >> 6;
+    if (!(bsf[b0] | bsf[b1]))
+        for (size_t b = b0 + 1;; b++) {
+            if (b >= b1)
+                return false;
+            if (bsf[b])
+                break;
+        }
+    return memchr(p + from, '\\', to - from) != NULL;
+}
+
+/* A hash of a member name s[0..n). wide: 8 bytes may be read from s (and before s + n). */
+static inline uint64_t name_hash(const uint8_t *s, size_t n, bool wide)
+{
+    uint64_t a = 0, b = 0;
+    if (wide) {
+        memcpy(&a, s, 8);
+        if (n < 8)
+            a &= (1ULL << (8 * n)) - 1;
+        else
+            memcpy(&b, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n && i < 8; i++)
+            a |= (uint64_t)s[i] << (8 * i);
+        if (n >= 8)
+            memcpy(&b, s + n - 8, 8);
+    }
+    uint64_t h = (a ^ (uint64_t)n << 59) * 0x9E3779B97F4A7C15ULL ^ b * 0xC2B2AE3D27D4EB4FULL;
+    return h ^ (h >> 29);
+}
+
+static inline bool name_eq(const struct name *x, const struct name *y)
+{
+    return x->h == y->h && x->len == y->len && memcmp(x->p, y->p, x->len) == 0;
+}
+
+/* Any two members of one object with the same name? (item.c keeps the last one at its
+ * position; the scalar path reproduces that, stage 2 only has to notice.) */
+static bool names_dup(struct dl_jsonfast *r, const struct name *v, size_t m)
+{
+    if (m < 2)
+        return false;
+    if (m <= 12) {
+        for (size_t i = 0; i + 1 < m; i++)
+            for (size_t j = i + 1; j < m; j++)
+                if (name_eq(&v[i], &v[j]))
+                    return true;
+        return false;
+    }
+    size_t cap = 32;
+    while (cap < 2 * m)
+        cap *= 2;
+    if (cap > r->htab_cap) {
+        uint32_t *t = realloc(r->htab, cap * sizeof *t);
+        if (!t)
+            return true; /* let the scalar path deal with it */
+        r->htab = t;
+        r->htab_cap = cap;
+    }
+    memset(r->htab, 0, cap * sizeof *r->htab);
+    for (size_t i = 0; i < m; i++) {
+        size_t s = (size_t)v[i].h & (cap - 1);
+        while (r->htab[s]) {
+            if (name_eq(&v[r->htab[s] - 1], &v[i]))
+                return true;
+            s = (s + 1) & (cap - 1);
+        }
+        r->htab[s] = (uint32_t)(i + 1);
+    }
+    return false;
+}
+
+static inline int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static inline int hex4(const uint8_t *s, uint32_t *cp)
+{
+    int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
+    if ((a | b | c | d) < 0)
+        return 0;
+    *cp = (uint32_t)(a << 12 | b << 8 | c << 4 | d);
+    return 1;
+}
+
+static size_t put_utf8(uint8_t *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (cp >> 6));
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (cp >> 12));
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | (cp >> 18));
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decode the escaped string body s[0..n) into r->tmp, accepting exactly what json.c's
+ * scan_string accepts (stage 1 already checked control bytes and UTF-8). -1: decline. */
+static ptrdiff_t unescape(struct dl_jsonfast *r, const uint8_t *s, size_t n)
+{
+    if (n + 4 > r->tmp_cap) {
+        size_t cap = r->tmp_cap ? r->tmp_cap : 256;
+        while (cap < n + 4)
+            cap *= 2;
+        uint8_t *t = realloc(r->tmp, cap);
+        if (!t)
+            return -1;
+        r->tmp = t;
+        r->tmp_cap = cap;
+    }
+    uint8_t *o = r->tmp;
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t *bs = memchr(s + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+        if (memchr(s + i, '"', run))
+            return -1;
+        memcpy(o, s + i, run);
+        o += run;
+        i += run;
+        if (i >= n)
+            break;
+        if (i + 1 >= n)
+            return -1;
+        uint8_t c = s[i + 1];
+        switch (c) {
+        case '"': case '\\': case '/': *o++ = c; i += 2; break;
+        case 'b': *o++ = '\b'; i += 2; break;
+        case 'f': *o++ = '\f'; i += 2; break;
+        case 'n': *o++ = '\n'; i += 2; break;
+        case 'r': *o++ = '\r'; i += 2; break;
+        case 't': *o++ = '\t'; i += 2; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (i + 6 > n || !hex4(s + i + 2, &cp))
+                return -1;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (i + 12 > n || s[i + 6] != '\\' || s[i + 7] != 'u' || !hex4(s + i + 8, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 12;
+            } else {
+                i += 6;
+            }
+            o += put_utf8(o, cp);
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return o - r->tmp;
+}
+
+/* s[0..n) as a JSON string literal, as dl_buf_append_json_str writes it; o has 6n+2 bytes. */
+static uint8_t *put_json_str(uint8_t *o, const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = c;
+        } else if (c < 0x20) {
+            *o++ = '\\';
+            switch (c) {
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = (uint8_t)hex[c >> 4];
+                *o++ = (uint8_t)hex[c & 15];
+                break;
+            }
+        } else {
+            *o++ = c;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+/* Copy n bytes; may read and write up to 15 bytes past the end (the caller checks both). */
+static inline void copy16(uint8_t *d, const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16)
+        memcpy(d + i, s + i, 16);
+}
+
+/* A JSON number at p[v..bound): syntax as json.c's parse_number, then (dyn) DynamoDB's rules
+ * as number.c's dl_num_check. *end is just past the number, which must be followed by
+ * bound or whitespace (the whole scalar run). *size is the number's DynamoDB size. */
+struct numscan {
+    size_t end;
+    size_t size;
+    bool dyn_ok;
+};
+
+static bool scan_number(const uint8_t *p, size_t v, size_t bound, struct numscan *ns)
+{
+    size_t i = v;
+    if (p[i] == '-')
+        i++;
+    if (i >= bound || !is_digit(p[i]))
+        return false;
+    /* k counts the digits of int + frac; first/last: positions of the outer non-zero ones */
+    size_t k = 0, first = SIZE_MAX, last = 0;
+    if (p[i] == '0') {
+        i++;
+        k = 1;
+        if (i < bound && is_digit(p[i]))
+            return false;
+    } else {
+        first = 0;
+        while (i < bound && is_digit(p[i])) {
+            if (p[i] != '0')
+                last = k;
+            i++;
+            k++;
+        }
+    }
+    size_t nint = k;
+    if (i < bound && p[i] == '.') {
+        size_t fs = ++i;
+        while (i < bound && is_digit(p[i])) {
+            if (p[i] != '0') {
+                if (first == SIZE_MAX)
+                    first = k;
+                last = k;
+            }
+            i++;
+            k++;
+        }
+        if (i == fs)
+            return false;
+    }
+    int64_t x = 0;
+    if (i < bound && (p[i] | 0x20) == 'e') {
+        i++;
+        bool xneg = false;
+        if (i < bound && (p[i] == '+' || p[i] == '-')) {
+            xneg = p[i] == '-';
+            i++;
+        }
+        size_t xs = i;
+        while (i < bound && is_digit(p[i])) {
+            if (x < EXP_CLAMP)
+                x = x * 10 + (p[i] - '0');
+            i++;
+        }
+        if (i == xs)
+            return false;
+        if (xneg)
+            x = -x;
+    }
+    if (i != bound && !is_ws(p[i]))
+        return false;
+    ns->end = i;
+    if (first == SIZE_MAX) { /* zero */
+        ns->size = 1;
+        ns->dyn_ok = true;
+        return true;
+    }
+    size_t sig = last - first + 1;
+    int64_t sci = (int64_t)nint - 1 - (int64_t)first + x;
+    ns->dyn_ok = sig <= DL_NUM_MAX_DIGITS && sci >= DL_NUM_MIN_EXP && sci <= DL_NUM_MAX_EXP;
+    ns->size = (sig + 1) / 2 + 1;
+    return true;
+}
+
+/* The closing quote of the string opened at a, given the next index entry at c: only
+ * whitespace can sit between them. 0 when that is not a quote after a. */
+static inline size_t closing_quote(const uint8_t *p, size_t a, size_t c)
+{
+    size_t z = c - 1;
+    while (z > a && is_ws(p[z]))
+        z--;
+    return z > a && p[z] == '"' ? z : 0;
+}
+
+/* Room for need more bytes after the first used bytes of the wire buffer. */
+static bool out_grow(struct dl_buf *b, size_t used, size_t need, size_t size)
+{
+    if (size > DL_ITEM_MAX_SIZE) /* the record fails anyway: stop writing */
+        return false;
+    b->len = used;
+    return dl_buf_reserve(b, need + 4096) == DL_OK;
+}
+
+static void key_part(struct dl_buf *key, char type, const void *p, size_t len, enum dl_err *e)
+{
+    uint8_t hdr[5] = { (uint8_t)type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                       (uint8_t)len };
+    if (!*e)
+        *e = dl_buf_append(key, hdr, 5);
+    if (!*e)
+        *e = dl_buf_append(key, p, len);
+}
+
+/* it->key and it->key_wire as item.c's finish_keys builds them. */
+static bool finish_keys(struct dl_jsonfast *r, struct dl_item *it)
+{
+    const struct dl_key_schema *ks = r->ks;
+    if (!ks || ks->n == 0)
+        return true;
+    for (int k = 0; k < ks->n; k++)
+        if (!r->kv[k].found)
+            return false;
+    enum dl_err e = dl_buf_append_byte(&it->key_wire, '{');
+    for (int k = 0; !e && k < ks->n; k++) {
+        const struct fkey *kv = &r->kv[k];
+        char t = ks->k[k].type;
+        if (k > 0)
+            e = dl_buf_append_byte(&it->key_wire, ',');
+        if (!e)
+            e = dl_buf_append_json_str(&it->key_wire, ks->k[k].name, ks->k[k].name_len);
+        if (!e) {
+            const uint8_t sep[6] = { ':', '{', '"', (uint8_t)t, '"', ':' };
+            e = dl_buf_append(&it->key_wire, sep, sizeof sep);
+        }
+        if (e)
+            break;
+        if (t == 'N') {
+            key_part(&it->key, t, kv->canon, kv->canon_len, &e);
+            if (!e)
+                e = dl_buf_append_json_str(&it->key_wire, kv->raw, kv->len);
+        } else if (t == 'S') {
+            key_part(&it->key, t, kv->raw, kv->len, &e);
+            if (!e)
+                e = dl_buf_append_json_str(&it->key_wire, kv->raw, kv->len);
+        } else {
+            key_part(&it->key, t, kv->raw, kv->len, &e);
+            if (!e)
+                e = dl_buf_append_byte(&it->key_wire, '"');
+            if (!e)
+                e = dl_buf_append_base64(&it->key_wire, kv->raw, kv->len);
+            if (!e)
+                e = dl_buf_append_byte(&it->key_wire, '"');
+        }
+        if (!e)
+            e = dl_buf_append_byte(&it->key_wire, '}');
+    }
+    if (!e)
+        e = dl_buf_append_byte(&it->key_wire, '}');
+    return e == DL_OK;
+}
+
+/* ======================================================================== stage 2: the walk */
+
+struct frame {
+    bool arr;
+    uint32_t cnt;
+    size_t names0;
+    uint64_t seen; /* objects: a one-hash Bloom filter of the member names so far */
+};
+
+/* Objects with more members than this are checked for duplicates when they close (hash table);
+ * smaller ones as each name comes (Bloom bit, then a scan of the few names with that bit). */
+#define DUP_SCAN_MAX 32
+
+/* Write the item for the object whose '{' is at s (the index's entry r->cur or later).
+ * W_OK: it holds the item, *endp is just past the closing '}'. W_BAIL: the scalar path must
+ * decide. W_MORE: the record runs past the window. */
+static enum walk_rc walk(struct dl_jsonfast *r, size_t s, struct dl_item *it, size_t *endp)
+{
+    const uint8_t *p = r->p;
+    const uint32_t *ix = r->idx;
+    const uint8_t *bsf = r->bsflag;
+    const size_t base = r->ws, n = r->nidx, len = r->len;
+    struct name *names = r->names;
+    size_t names_cap = r->names_cap;
+    const bool at_end = r->we == r->len;
+    const bool ddb = r->kind == DL_JSONFAST_DDB;
+    const struct dl_key_schema *ks = r->ks;
+    const int nkeys = ks ? ks->n : 0;
+    size_t j = r->cur;
+    while (j < n && base + ix[j] < s)
+        j++;
+    r->cur = j;
+    if (j >= n || base + ix[j] != s)
+        return at_end ? W_BAIL : W_MORE;
+
+#define POS(k) (base + ix[k])
+#define NEED_ENTRY(k)                                                                          \
+    do {                                                                                       \
+        if ((k) >= n)                                                                          \
+            goto more;                                                                         \
+    } while (0)
+#define ENSURE(k)                                                                              \
+    do {                                                                                       \
+        if ((size_t)(oe - o) < (size_t)(k)) {                                                  \
+            size_t used_ = wb->data ? (size_t)(o - wb->data) : 0;                              \
+            if (!out_grow(wb, used_, (k), size))                                               \
+                goto bail;                                                                     \
+            o = wb->data + used_;                                                              \
+            oe = wb->data + wb->alloc - 1;                                                     \
+        }                                                                                      \
+    } while (0)
+#define PUT(lit)                                                                               \
+    do {                                                                                       \
+        memcpy(o, lit, sizeof lit - 1);                                                        \
+        o += sizeof lit - 1;                                                                   \
+    } while (0)
+
+    dl_item_reset(it);
+    for (int k = 0; k < nkeys; k++)
+        r->kv[k].found = false;
+    struct dl_buf *wb = &it->wire;
+    uint8_t *o = wb->data, *oe = wb->data ? wb->data + wb->alloc - 1 : NULL;
+    size_t size = 0, nn = 0;
+    struct frame fr[DL_ITEM_MAX_DEPTH + 2];
+    int d = 0;
+    int keyk = -1;
+    fr[0].arr = false;
+    fr[0].cnt = 0;
+    fr[0].names0 = 0;
+    fr[0].seen = 0;
+    ENSURE(64);
+    *o++ = '{';
+    j++;
+    NEED_ENTRY(j);
+    if (p[POS(j)] == '}') {
+        j++;
+        goto obj_close;
+    }
+
+member: {
+    /* j: the member name's opening quote; j + 1: the ':' */
+    NEED_ENTRY(j + 1);
+    size_t a = POS(j), c = POS(j + 1);
+    if (p[a] != '"' || p[c] != ':')
+        goto bail;
+    size_t z = closing_quote(p, a, c);
+    if (!z)
+        goto bail;
+    size_t nlen = z - a - 1;
+    if (has_backslash(p, bsf, base, a + 1, z))
+        goto bail; /* escaped names: compare and quote them the scalar way */
+    if (nn == names_cap) {
+        size_t cap = names_cap ? 2 * names_cap : 256;
+        struct name *nv = cap <= NAMES_MAX ? realloc(names, cap * sizeof *nv) : NULL;
+        if (!nv)
+            goto bail;
+        r->names = names = nv;
+        r->names_cap = names_cap = cap;
+    }
+    {
+        uint64_t h = name_hash(p + a + 1, nlen, z + 8 <= len);
+        if (fr[d].cnt < DUP_SCAN_MAX) {
+            uint64_t bit = 1ULL << (h >> 58);
+            if (fr[d].seen & bit) {
+                for (size_t q = fr[d].names0; q < nn; q++)
+                    if (names[q].h == h && names[q].len == nlen && memcmp(names[q].p, p + a + 1, nlen) == 0)
+                        goto bail; /* a duplicate name: item.c's "last one wins" is the scalar path's */
+            }
+            fr[d].seen |= bit;
+        }
+        names[nn].p = p + a + 1;
+        names[nn].len = nlen;
+        names[nn].h = h;
+        nn++;
+    }
+    keyk = -1;
+    if (d == 0) {
+        if (nlen == 0 || nlen > DL_ATTR_NAME_MAX)
+            goto bail;
+        size += nlen;
+        for (int k = 0; k < nkeys; k++)
+            if (ks->k[k].name_len == nlen && memcmp(ks->k[k].name, p + a + 1, nlen) == 0) {
+                keyk = k;
+                break;
+            }
+    } else {
+        if (nlen > DL_ATTR_NAME_MAX)
+            goto bail;
+        size += 1 + nlen;
+    }
+    ENSURE(nlen + 40);
+    if (fr[d].cnt++)
+        *o++ = ',';
+    if (z + 32 <= len)
+        copy16(o, p + a, nlen + 2);
+    else
+        memcpy(o, p + a, nlen + 2);
+    o += nlen + 2;
+    *o++ = ':';
+    j += 2;
+    if (keyk >= 0)
+        goto key_value;
+    goto value;
+}
+
+value: {
+    /* j: the first entry of a value at level d + 1 */
+    NEED_ENTRY(j);
+    if (d + 1 > DL_ITEM_MAX_DEPTH)
+        goto bail;
+    size_t v = POS(j);
+    uint8_t ch = p[v];
+    if (ddb) {
+        /* {"T": payload}: the wrapper's name must be a bare type name */
+        NEED_ENTRY(j + 2);
+        size_t a = POS(j + 1), c = POS(j + 2);
+        if (ch != '{' || p[a] != '"' || p[c] != ':')
+            goto bail;
+        size_t z = closing_quote(p, a, c);
+        if (!z)
+            goto bail;
+        size_t tl = z - a - 1;
+        const uint8_t *t = p + a + 1;
+        j += 3;
+        NEED_ENTRY(j);
+        v = POS(j);
+        ch = p[v];
+        if (tl == 1 && t[0] == 'S') {
+            if (ch != '"')
+                goto bail;
+            goto string_value;
+        }
+        if (tl == 1 && t[0] == 'N') {
+            if (ch != '"')
+                goto bail;
+            NEED_ENTRY(j + 1);
+            size_t zz = closing_quote(p, v, POS(j + 1));
+            if (!zz || has_backslash(p, bsf, base, v + 1, zz))
+                goto bail;
+            struct numscan ns;
+            if (!scan_number(p, v + 1, zz, &ns) || ns.end != zz || !ns.dyn_ok)
+                goto bail;
+            size_t tlen = zz - v - 1;
+            size += ns.size;
+            ENSURE(tlen + 48);
+            PUT("{\"N\":");
+            if (zz + 32 <= len)
+                copy16(o, p + v, tlen + 2);
+            else
+                memcpy(o, p + v, tlen + 2);
+            o += tlen + 2;
+            *o++ = '}';
+            j++;
+            goto ddb_close;
+        }
+        if (tl == 4 && memcmp(t, "BOOL", 4) == 0) {
+            if (ch != 't' && ch != 'f')
+                goto bail;
+            goto literal;
+        }
+        if (tl == 4 && memcmp(t, "NULL", 4) == 0) {
+            if (ch != 't')
+                goto bail;
+            NEED_ENTRY(j + 1);
+            size_t bound = POS(j + 1);
+            if (bound - v < 4 || memcmp(p + v, "true", 4) != 0 || (v + 4 != bound && !is_ws(p[v + 4])))
+                goto bail;
+            size += 1;
+            ENSURE(16);
+            PUT("{\"NULL\":true}");
+            j++;
+            goto ddb_close;
+        }
+        if (tl == 1 && t[0] == 'L') {
+            if (ch != '[')
+                goto bail;
+            goto open_array;
+        }
+        if (tl == 1 && t[0] == 'M') {
+            if (ch != '{')
+                goto bail;
+            goto open_object;
+        }
+        goto bail; /* B, SS, NS, BS, unknown types: the scalar path */
+    }
+    switch (ch) {
+    case '"':
+        goto string_value;
+    case '{':
+        goto open_object;
+    case '[':
+        goto open_array;
+    case 't':
+    case 'f':
+        goto literal;
+    case 'n': {
+        size_t bound;
+        if (j + 1 < n)
+            bound = POS(j + 1);
+        else if (at_end)
+            bound = len;
+        else
+            goto more;
+        if (bound - v < 4 || memcmp(p + v, "null", 4) != 0 || (v + 4 != bound && !is_ws(p[v + 4])))
+            goto bail;
+        size += 1;
+        ENSURE(16);
+        PUT("{\"NULL\":true}");
+        j++;
+        goto after_value;
+    }
+    default: {
+        if (ch != '-' && !is_digit(ch))
+            goto bail;
+        size_t bound;
+        if (j + 1 < n)
+            bound = POS(j + 1);
+        else if (at_end)
+            bound = len;
+        else
+            goto more;
+        struct numscan ns;
+        if (!scan_number(p, v, bound, &ns) || !ns.dyn_ok)
+            goto bail;
+        size_t tlen = ns.end - v;
+        size += ns.size;
+        ENSURE(tlen + 48);
+        PUT("{\"N\":\"");
+        if (ns.end + 16 <= len)
+            copy16(o, p + v, tlen);
+        else
+            memcpy(o, p + v, tlen);
+        o += tlen;
+        PUT("\"}");
+        j++;
+        goto after_value;
+    }
+    }
+}
+
+string_value: {
+    /* j: a string's opening quote at v */
+    NEED_ENTRY(j + 1);
+    size_t v = POS(j);
+    size_t z = closing_quote(p, v, POS(j + 1));
+    if (!z)
+        goto bail;
+    size_t slen = z - v - 1;
+    if (!has_backslash(p, bsf, base, v + 1, z)) {
+        size += slen;
+        ENSURE(slen + 48);
+        PUT("{\"S\":");
+        if (z + 32 <= len)
+            copy16(o, p + v, slen + 2);
+        else
+            memcpy(o, p + v, slen + 2);
+        o += slen + 2;
+        *o++ = '}';
+    } else {
+        ptrdiff_t ul = unescape(r, p + v + 1, slen);
+        if (ul < 0)
+            goto bail;
+        size += (size_t)ul;
+        ENSURE(6 * (size_t)ul + 48);
+        PUT("{\"S\":");
+        o = put_json_str(o, r->tmp, (size_t)ul);
+        *o++ = '}';
+    }
+    j++;
+    if (ddb)
+        goto ddb_close;
+    goto after_value;
+}
+
+literal: {
+    /* j: true or false at v */
+    size_t v = POS(j), bound;
+    if (j + 1 < n)
+        bound = POS(j + 1);
+    else if (at_end)
+        bound = len;
+    else
+        goto more;
+    bool t;
+    if (bound - v >= 4 && memcmp(p + v, "true", 4) == 0 && (v + 4 == bound || is_ws(p[v + 4])))
+        t = true;
+    else if (bound - v >= 5 && memcmp(p + v, "false", 5) == 0 && (v + 5 == bound || is_ws(p[v + 5])))
+        t = false;
+    else
+        goto bail;
+    size += 1;
+    ENSURE(16);
+    if (t)
+        PUT("{\"BOOL\":true}");
+    else
+        PUT("{\"BOOL\":false}");
+    j++;
+    if (ddb)
+        goto ddb_close;
+    goto after_value;
+}
+
+open_object:
+    size += 3;
+    ENSURE(16);
+    PUT("{\"M\":{");
+    d++;
+    fr[d].arr = false;
+    fr[d].cnt = 0;
+    fr[d].names0 = nn;
+    fr[d].seen = 0;
+    j++;
+    NEED_ENTRY(j);
+    if (p[POS(j)] == '}') {
+        j++;
+        goto obj_close;
+    }
+    goto member;
+
+open_array:
+    size += 3;
+    ENSURE(16);
+    PUT("{\"L\":[");
+    d++;
+    fr[d].arr = true;
+    fr[d].cnt = 1;
+    fr[d].names0 = nn;
+    j++;
+    NEED_ENTRY(j);
+    if (p[POS(j)] == ']') {
+        j++;
+        goto arr_close;
+    }
+    size += 1;
+    goto value;
+
+ddb_close:
+    /* the wrapper object holds exactly one member */
+    NEED_ENTRY(j);
+    if (p[POS(j)] != '}')
+        goto bail;
+    j++;
+    goto after_value;
+
+after_value: {
+    NEED_ENTRY(j);
+    uint8_t c = p[POS(j)];
+    if (fr[d].arr) {
+        if (c == ',') {
+            size += 1;
+            ENSURE(8);
+            *o++ = ',';
+            j++;
+            goto value;
+        }
+        if (c == ']') {
+            j++;
+            goto arr_close;
+        }
+        goto bail;
+    }
+    if (c == ',') {
+        j++;
+        NEED_ENTRY(j);
+        goto member;
+    }
+    if (c == '}') {
+        j++;
+        goto obj_close;
+    }
+    goto bail;
+}
+
+arr_close:
+    ENSURE(8);
+    PUT("]}");
+    d--;
+    if (ddb)
+        goto ddb_close;
+    goto after_value;
+
+obj_close:
+    if (fr[d].cnt > DUP_SCAN_MAX && names_dup(r, names + fr[d].names0, nn - fr[d].names0))
+        goto bail;
+    nn = fr[d].names0;
+    ENSURE(8);
+    if (d == 0) {
+        *o++ = '}';
+        goto done;
+    }
+    PUT("}}");
+    d--;
+    if (ddb)
+        goto ddb_close;
+    goto after_value;
+
+key_value: {
+    /* j: the value of top-level member that is key attribute keyk */
+    NEED_ENTRY(j);
+    size_t v = POS(j);
+    uint8_t ch = p[v];
+    char type = ks->k[keyk].type;
+    bool from_number = false;
+    const uint8_t *text;
+    size_t tlen;
+    if (ddb) {
+        NEED_ENTRY(j + 2);
+        size_t a = POS(j + 1), c = POS(j + 2);
+        if (ch != '{' || p[a] != '"' || p[c] != ':')
+            goto bail;
+        size_t z = closing_quote(p, a, c);
+        if (!z || z - a - 1 != 1 || p[a + 1] != (uint8_t)type || (type != 'S' && type != 'N'))
+            goto bail;
+        from_number = type == 'N';
+        j += 3;
+        NEED_ENTRY(j);
+        v = POS(j);
+        ch = p[v];
+        if (ch != '"')
+            goto bail;
+    }
+    if (ch == '"') {
+        NEED_ENTRY(j + 1);
+        size_t z = closing_quote(p, v, POS(j + 1));
+        if (!z || has_backslash(p, bsf, base, v + 1, z))
+            goto bail;
+        text = p + v + 1;
+        tlen = z - v - 1;
+    } else if (ch == '-' || is_digit(ch)) {
+        if (type != 'S' && type != 'N')
+            goto bail;
+        size_t bound;
+        if (j + 1 < n)
+            bound = POS(j + 1);
+        else if (at_end)
+            bound = len;
+        else
+            goto more;
+        struct numscan ns;
+        if (!scan_number(p, v, bound, &ns))
+            goto bail;
+        text = p + v;
+        tlen = ns.end - v;
+        from_number = true;
+    } else {
+        goto bail;
+    }
+    (void)from_number; /* a bad number and a bad string both go to the scalar path */
+    struct fkey *kv = &r->kv[keyk];
+    if (type == 'N') {
+        struct dl_num_info ni;
+        if (tlen == 0 || dl_num_check(dl_cursor_of(text, tlen), &ni, NULL, 0) != DL_OK)
+            goto bail;
+        kv->canon_len = dl_num_format_canonical(&ni, kv->canon);
+        size += dl_num_size(&ni);
+        ENSURE(tlen + 48);
+        PUT("{\"N\":");
+        o = put_json_str(o, text, tlen);
+        *o++ = '}';
+    } else if (type == 'S' || type == 'B') {
+        if (tlen == 0 || tlen > (keyk == 0 ? DL_KEY_HASH_MAX : DL_KEY_RANGE_MAX))
+            goto bail;
+        size += tlen;
+        if (type == 'S') {
+            ENSURE(6 * tlen + 48);
+            PUT("{\"S\":");
+            o = put_json_str(o, text, tlen);
+            *o++ = '}';
+        } else {
+            ENSURE(tlen / 3 * 4 + 48);
+            wb->len = (size_t)(o - wb->data);
+            if (dl_buf_append(wb, "{\"B\":\"", 6) || dl_buf_append_base64(wb, text, tlen) ||
+                dl_buf_append(wb, "\"}", 2))
+                goto bail;
+            o = wb->data + wb->len;
+            oe = wb->data + wb->alloc - 1;
+        }
+    } else {
+        goto bail;
+    }
+    kv->found = true;
+    kv->raw = text;
+    kv->len = tlen;
+    j++;
+    if (ddb)
+        goto ddb_close;
+    goto after_value;
+}
+
+done:
+    if (size > DL_ITEM_MAX_SIZE)
+        goto bail;
+    wb->len = (size_t)(o - wb->data);
+    wb->data[wb->len] = 0;
+    if (!finish_keys(r, it))
+        goto bail;
+    it->size = size;
+    r->cur = j;
+    *endp = POS(j - 1) + 1;
+    return W_OK;
+
+more:
+    if (wb->data)
+        wb->len = (size_t)(o - wb->data);
+    return at_end ? W_BAIL : W_MORE;
+
+bail:
+    if (wb->data)
+        wb->len = (size_t)(o - wb->data);
+    return W_BAIL;
+
+#undef POS
+#undef NEED_ENTRY
+#undef ENSURE
+#undef PUT
+}
+
+/* Stage 2 on the object at s whose value must end by lim. true: it is the item and *used its
+ * length; false: the scalar path decides. */
+static bool fast_record(struct dl_jsonfast *r, struct dl_item *it, size_t s, size_t lim, size_t *used)
+{
+    if (r->p[s] != '{')
+        return false;
+    for (;;) {
+        if (!r->have_win || s < r->ws || s >= r->we || r->poison < s) {
+            if (!build_window(r, s, r->wsize))
+                return false;
+        }
+        size_t end = 0;
+        enum walk_rc rc = walk(r, s, it, &end);
+        if (rc == W_OK) {
+            if (end > lim || r->poison < end + 4)
+                return false;
+            *used = end - s;
+            return true;
+        }
+        if (rc == W_BAIL)
+            return false;
+        /* W_MORE: the record runs past the window (and so past lim if the window does) */
+        if (r->we > lim)
+            return false;
+        size_t size = r->wsize;
+        if (r->ws == s) {
+            size = 2 * (r->we - r->ws);
+            if (size > WIN_MAX)
+                return false;
+        } else if (r->wsize < r->wnormal) {
+            r->wsize = r->wsize * 2 < r->wnormal ? r->wsize * 2 : r->wnormal;
+            size = r->wsize;
+        }
+        if (!build_window(r, s, size))
+            return false;
+    }
+}
+
+/* ===================================================================== framing (jsonrec.c) */
+
+static void locate(struct dl_jsonfast *r, size_t off, uint64_t *line, uint64_t *col)
+{
+    if (off < r->lc_off) {
+        r->lc_off = 0;
+        r->lc_line = 1;
+        r->lc_ls = 0;
+    }
+    const uint8_t *q = r->p + r->lc_off, *end = r->p + off;
+    while (q < end) {
+        const uint8_t *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl)
+            break;
+        r->lc_line++;
+        q = nl + 1;
+        r->lc_ls = (size_t)(q - r->p);
+    }
+    r->lc_off = off;
+    *line = r->lc_line;
+    *col = off - r->lc_ls + 1;
+}
+
+static size_t eol(const struct dl_jsonfast *r, size_t off)
+{
+    if (off >= r->len)
+        return r->len;
+    const uint8_t *nl = memchr(r->p + off, '\n', r->len - off);
+    return nl ? (size_t)(nl - r->p) : r->len;
+}
+
+static size_t after_eol(const struct dl_jsonfast *r, size_t e)
+{
+    return e < r->len ? e + 1 : r->len;
+}
+
+static size_t trim_cr(const struct dl_jsonfast *r, size_t s, size_t e)
+{
+    if (e > s && r->p[e - 1] == '\r')
+        e--;
+    return e;
+}
+
+static size_t skip_ws(const struct dl_jsonfast *r, size_t i, size_t lim)
+{
+    while (i < lim && is_ws(r->p[i]))
+        i++;
+    return i;
+}
+
+static bool at_line_start(const struct dl_jsonfast *r, size_t s, uint64_t col)
+{
+    return col == 1 || (r->bom && s == 3);
+}
+
+static void move_err(struct dl_pos_err *err, size_t base, uint64_t bl, uint64_t bc)
+{
+    if (err->line == 1)
+        err->column += bc - 1;
+    err->line += bl - 1;
+    err->offset += base;
+}
+
+static void set_err(struct dl_jsonfast *r, struct dl_pos_err *err, enum dl_err code, size_t at,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set_err(struct dl_jsonfast *r, struct dl_pos_err *err, enum dl_err code, size_t at,
+                    const char *fmt, ...)
+{
+    uint64_t line, col;
+    char msg[sizeof err->msg];
+    va_list ap;
+    locate(r, at, &line, &col);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dl_pos_err_set(err, code, at, line, col, "%s", msg);
+}
+
+static void describe(const struct dl_jsonfast *r, size_t i, char *buf, size_t n)
+{
+    if (i >= r->len)
+        snprintf(buf, n, "end of input");
+    else if (r->p[i] > 0x20 && r->p[i] < 0x7F)
+        snprintf(buf, n, "'%c'", r->p[i]);
+    else
+        snprintf(buf, n, "byte 0x%02X", r->p[i]);
+}
+
+static void begin(struct dl_jsonfast *r, struct dl_jsonrec_out *out, size_t s, size_t e)
+{
+    out->record = ++r->record;
+    out->offset = s;
+    locate(r, s, &out->line, &out->column);
+    out->raw = dl_cursor_of(r->p + s, e - s);
+}
+
+static bool line_delimited(struct dl_jsonfast *r, size_t s, uint64_t line, uint64_t col)
+{
+    if (r->mode == DL_JSONREC_NDJSON || r->ld)
+        return true;
+    if (r->mode != DL_JSONREC_AUTO)
+        return false;
+    bool ld = false;
+    if (r->first_done && r->first_single_line && r->nvalues > 1)
+        ld = true;
+    else if (at_line_start(r, s, col) && r->prev_end_line && r->prev_end_line < line)
+        ld = true;
+    else if (at_line_start(r, s, col)) {
+        size_t b = after_eol(r, eol(r, s));
+        for (;;) {
+            size_t e = eol(r, b);
+            size_t t = b;
+            while (t < e && is_ws(r->p[t]))
+                t++;
+            if (b >= r->len)
+                break;
+            if (t < e) {
+                size_t z = e;
+                while (z > b && is_ws(r->p[z - 1]))
+                    z--;
+                uint8_t first = r->p[b], last = r->p[z - 1];
+                ld = z - b >= 2 && ((first == '{' && last == '}') || (first == '[' && last == ']'));
+                break;
+            }
+            b = after_eol(r, e);
+        }
+    }
+    if (ld)
+        r->ld = true;
+    return ld;
+}
+
+static enum dl_jsonrec_status value_failed(struct dl_jsonfast *r, struct dl_jsonrec_out *out,
+                                           struct dl_pos_err *err, size_t s, size_t lim, bool ld)
+{
+    if (!ld) {
+        begin(r, out, s, r->len);
+        r->done = true;
+        return DL_JSONREC_FATAL;
+    }
+    size_t e = eol(r, s);
+    if (lim > e) {
+        uint64_t bl, bc;
+        locate(r, s, &bl, &bc);
+        if (!r->scratch)
+            r->scratch = dl_arena_new(0, 0);
+        if (r->scratch) {
+            struct dl_pos_err e2;
+            struct dl_json *v = NULL;
+            size_t used = 0;
+            dl_pos_err_clear(&e2);
+            if (dl_json_parse_value(r->scratch, r->p + s, e - s, &used, &v, &e2) != DL_OK) {
+                move_err(&e2, s, bl, bc);
+                *err = e2;
+            } else if (err->offset > e) {
+                e = eol(r, (size_t)err->offset);
+            }
+            dl_arena_reset(r->scratch);
+        }
+    }
+    begin(r, out, s, trim_cr(r, s, e));
+    r->pos = after_eol(r, e);
+    return DL_JSONREC_ERROR;
+}
+
+static void note_completed(struct dl_jsonfast *r, size_t s, uint64_t sl, uint64_t sc, size_t end)
+{
+    uint64_t el, ec;
+    locate(r, end - 1, &el, &ec);
+    if (!r->first_done) {
+        r->first_done = true;
+        r->first_single_line = sl == el && at_line_start(r, s, sc);
+    }
+    r->prev_end_line = el;
+}
+
+/* What parsing the value at s (up to lim) gave. */
+enum vres {
+    V_FAIL,   /* syntax error: err holds the parser's error, relative to s */
+    V_ITEM,   /* an object, and it became the item */
+    V_MAPERR, /* an object the builder rejected: *why */
+    V_OTHER,  /* not an object: *type */
+};
+
+static enum vres parse_value(struct dl_jsonfast *r, struct dl_item *it, size_t s, size_t lim, size_t *used,
+                             enum dl_json_type *type, struct dl_pos_err *err, struct dl_pos_err *why)
+{
+    if (fast_record(r, it, s, lim, used)) {
+        r->stats.fast++;
+        return V_ITEM;
+    }
+    struct dl_json *v = NULL;
+    dl_arena_reset(r->arena);
+    if (dl_json_parse_value(r->arena, r->p + s, lim - s, used, &v, err) != DL_OK) {
+        r->have_win = false; /* the index past this point was built on a broken value */
+        r->wsize = r->wmin;
+        return V_FAIL;
+    }
+    if (v->type != DL_JSON_OBJECT) {
+        *type = v->type;
+        return V_OTHER;
+    }
+    r->stats.fallback++;
+    dl_pos_err_clear(why);
+    enum dl_err e = r->kind == DL_JSONFAST_DDB ? dl_item_from_ddb_json(it, v, r->ks, why)
+                                               : dl_item_from_json(it, v, r->ks, why);
+    return e ? V_MAPERR : V_ITEM;
+}
+
+/* A builder's error, positioned as decode.c positions it. */
+static void map_error(const struct dl_jsonfast *r, const struct dl_jsonrec_out *out, const struct dl_pos_err *why,
+                      struct dl_pos_err *err)
+{
+    uint64_t line = out->line, col = 0;
+    size_t at = out->offset + why->offset;
+    if (why->offset) {
+        /* dl_json_line_col(p, at) counted from the record's start, whose position is known */
+        size_t ls = out->offset - (out->column - 1);
+        const uint8_t *q = r->p + out->offset, *end = r->p + at;
+        while (q < end) {
+            const uint8_t *nl = memchr(q, '\n', (size_t)(end - q));
+            if (!nl)
+                break;
+            line++;
+            q = nl + 1;
+            ls = (size_t)(q - r->p);
+        }
+        col = at - ls + 1;
+    }
+    dl_pos_err_set(err, why->code, at, line, col, "%s", why->msg);
+}
+
+static bool array_step(struct dl_jsonfast *r, struct dl_item *it, struct dl_jsonrec_out *out,
+                       struct dl_pos_err *err, enum dl_jsonrec_status *st)
+{
+    size_t lim = r->arr_lim;
+    size_t i = skip_ws(r, r->pos, lim);
+    bool ndjson = r->mode == DL_JSONREC_NDJSON;
+    char found[32];
+
+    if (i < lim && r->p[i] == ']') {
+        r->in_array = false;
+        r->pos = i + 1;
+        note_completed(r, r->arr_start, r->arr_line, r->arr_col, i + 1);
+        return false;
+    }
+    if (r->need_sep) {
+        if (i < lim && r->p[i] == ',') {
+            i = skip_ws(r, i + 1, lim);
+            if (i < lim && r->p[i] == ']') {
+                set_err(r, err, DL_ERR_PARSE, i, "trailing comma in array");
+                goto syntax;
+            }
+        } else {
+            if (i >= lim) {
+                set_err(r, err, DL_ERR_PARSE, i, "unexpected end of %s",
+                        ndjson && lim < r->len ? "line" : "input");
+            } else {
+                describe(r, i, found, sizeof found);
+                set_err(r, err, DL_ERR_PARSE, i, "expected ',' or ']' after array element, found %s",
+                        found);
+            }
+            goto syntax;
+        }
+    }
+    if (i >= lim) {
+        set_err(r, err, DL_ERR_PARSE, i, "unexpected end of %s", ndjson && lim < r->len ? "line" : "input");
+        goto syntax;
+    }
+
+    {
+        uint64_t bl, bc;
+        size_t used = 0;
+        enum dl_json_type type = DL_JSON_NULL;
+        struct dl_pos_err why;
+        locate(r, i, &bl, &bc);
+        enum vres vr = parse_value(r, it, i, lim, &used, &type, err, &why);
+        if (vr == V_FAIL) {
+            move_err(err, i, bl, bc);
+            goto syntax;
+        }
+        r->nelem++;
+        r->need_sep = true;
+        r->pos = i + used;
+        begin(r, out, i, i + used);
+        if (vr == V_ITEM) {
+            *st = DL_JSONREC_ITEM;
+        } else if (vr == V_MAPERR) {
+            map_error(r, out, &why, err);
+            *st = DL_JSONREC_ERROR;
+        } else {
+            dl_pos_err_set(err, DL_ERR_PARSE, i, bl, bc, "array element %llu is not an object (found %s)",
+                           (unsigned long long)r->nelem, dl_json_type_name(type));
+            *st = DL_JSONREC_ERROR;
+        }
+        return true;
+    }
+
+syntax:
+    r->in_array = false;
+    r->have_win = false;
+    if (ndjson) {
+        size_t e = eol(r, i);
+        begin(r, out, i, trim_cr(r, i, e));
+        r->pos = after_eol(r, e);
+        *st = DL_JSONREC_ERROR;
+    } else {
+        begin(r, out, i, r->len);
+        r->done = true;
+        *st = DL_JSONREC_FATAL;
+    }
+    return true;
+}
+
+enum dl_jsonrec_status dl_jsonfast_next(struct dl_jsonfast *r, struct dl_item *it,
+                                        struct dl_jsonrec_out *out, struct dl_pos_err *err)
+{
+    enum dl_jsonrec_status st = DL_JSONREC_END;
+    struct dl_pos_err dummy;
+    if (!err)
+        err = &dummy;
+    memset(out, 0, sizeof *out);
+    dl_pos_err_clear(err);
+
+    while (!r->done) {
+        if (r->in_array) {
+            if (array_step(r, it, out, err, &st))
+                goto out;
+            continue;
+        }
+        size_t s = skip_ws(r, r->pos, r->len);
+        if (s >= r->len) {
+            r->pos = r->len;
+            break;
+        }
+        if (r->mode == DL_JSONREC_JSON && r->nvalues >= 1) {
+            size_t e = r->len;
+            while (e > s && is_ws(r->p[e - 1]))
+                e--;
+            begin(r, out, s, e);
+            set_err(r, err, DL_ERR_PARSE, s, "more than one top-level JSON value");
+            r->done = true;
+            st = DL_JSONREC_ERROR;
+            goto out;
+        }
+        r->nvalues++;
+        size_t lim = r->mode == DL_JSONREC_NDJSON ? eol(r, s) : r->len;
+        if (r->p[s] == '[') {
+            r->in_array = true;
+            r->need_sep = false;
+            r->arr_start = s;
+            locate(r, s, &r->arr_line, &r->arr_col);
+            r->arr_lim = lim;
+            r->nelem = 0;
+            r->pos = s + 1;
+            continue;
+        }
+        uint64_t line, col;
+        size_t used = 0;
+        enum dl_json_type type = DL_JSON_NULL;
+        struct dl_pos_err why;
+        locate(r, s, &line, &col);
+        enum vres vr = parse_value(r, it, s, lim, &used, &type, err, &why);
+        if (vr == V_FAIL) {
+            move_err(err, s, line, col);
+            st = value_failed(r, out, err, s, lim, line_delimited(r, s, line, col));
+            goto out;
+        }
+        r->pos = s + used;
+        begin(r, out, s, s + used);
+        note_completed(r, s, line, col, s + used);
+        if (vr == V_ITEM) {
+            st = DL_JSONREC_ITEM;
+        } else if (vr == V_MAPERR) {
+            map_error(r, out, &why, err);
+            st = DL_JSONREC_ERROR;
+        } else {
+            dl_pos_err_set(err, DL_ERR_PARSE, s, line, col, "top-level value is not an object or array");
+            st = DL_JSONREC_ERROR;
+        }
+        goto out;
+    }
+    r->done = true;
+    st = DL_JSONREC_END;
+out:
+    return st;
+}
