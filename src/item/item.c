@@ -1,5 +1,6 @@
 #include "item/item.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -949,10 +950,20 @@ static enum dl_err ddb_key(struct enc *st, int k, const struct dl_json *v)
 static void enc_start(struct enc *st, struct dl_item *it, const struct dl_key_schema *ks,
                       struct dl_pos_err *why)
 {
-    memset(st, 0, sizeof *st);
+    /* not a memset of the whole state: segs and reason (1.4 KB) are written before they
+     * are read, and clearing them cost more than building a short CSV item */
     st->it = it;
     st->ks = ks;
     st->emit = true;
+    st->size = 0;
+    memset(st->kv, 0, sizeof st->kv);
+    st->code = DL_OK;
+    st->value_err = false;
+    st->path_top = false;
+    st->reason[0] = 0;
+    st->offset = 0;
+    st->column = 0;
+    st->nsegs = 0;
     dl_item_reset(it);
     dl_pos_err_clear(why);
 }
@@ -1044,8 +1055,62 @@ enum dl_err dl_item_from_ddb_json(struct dl_item *it, const struct dl_json *obj,
     return finish(&st, from_object(&st, obj, true), why);
 }
 
-static enum dl_err csv_row(struct enc *st, const struct dl_cursor *names, const struct dl_cursor *values,
-                           size_t n)
+/* One non-empty, not superseded CSV cell: name checks, value checks, wire output. */
+static enum dl_err csv_cell(struct enc *st, struct dl_cursor name, struct dl_cursor value, int k, size_t i,
+                            bool *first)
+{
+    enum dl_err e;
+    size_t bad;
+    if (name.len == 0)
+        return fail_item(st, DL_ERR_INVALID, 0, "column %zu has a value but no name", i + 1);
+    if (!dl_utf8_valid(name.ptr, name.len, &bad))
+        return fail_item(st, DL_ERR_INVALID, 0, "the name of column %zu is not valid UTF-8 (byte %zu)", i + 1,
+                         bad + 1);
+    if ((e = check_top_name(st, name, 0)))
+        return e;
+    bool binary = k >= 0 && st->ks->k[k].type == 'B';
+    if (!binary && !dl_utf8_valid(value.ptr, value.len, &bad)) {
+        char q[DL_ITEM_QUOTE_MAX + 8];
+        dl_item_quote(q, sizeof q, name, DL_ITEM_QUOTE_MAX);
+        return fail_item(st, DL_ERR_INVALID, 0, "attribute '%s' (column %zu): the value is not valid UTF-8 (byte %zu)",
+                         q, i + 1, bad + 1);
+    }
+    grow(st, name.len);
+    if (!*first && (e = put_s(st, ",")))
+        return e;
+    *first = false;
+    if ((e = put_json_str(st, name)) || (e = put_s(st, ":")))
+        return e;
+    if (k >= 0)
+        return key_from_text(st, k, value, false, 0);
+    grow(st, value.len);
+    if ((e = put_s(st, "{\"S\":")) || (e = put_json_str(st, value)) || (e = put_s(st, "}")))
+        return e;
+    return DL_OK;
+}
+
+static void csv_empty_cell(struct enc *st, int k, size_t i)
+{
+    if (k >= 0 && !st->kv[k].seen_empty) {
+        st->kv[k].seen_empty = true;
+        st->kv[k].empty_column = i + 1;
+    }
+}
+
+static enum dl_err csv_finish(struct enc *st)
+{
+    enum dl_err e;
+    st->column = 0;
+    if ((e = put_s(st, "}")))
+        return e;
+    if ((e = finish_keys(st, 0)))
+        return e;
+    return check_size(st, 0);
+}
+
+/* Any row, any header: duplicate names resolved per row. */
+static enum dl_err csv_row_generic(struct enc *st, const struct dl_cursor *names, const struct dl_cursor *values,
+                                   size_t n)
 {
     enum dl_err e = DL_OK;
     /* duplicates among the non-empty cells: the last one wins */
@@ -1070,52 +1135,263 @@ static enum dl_err csv_row(struct enc *st, const struct dl_cursor *names, const 
         int k = key_index(st->ks, names[i]);
         st->column = i + 1;
         if (values[i].len == 0) {
-            if (k >= 0 && !st->kv[k].seen_empty) {
-                st->kv[k].seen_empty = true;
-                st->kv[k].empty_column = i + 1;
-            }
+            csv_empty_cell(st, k, i);
             continue;
         }
         if (superseded(st, off, i))
             continue;
-        size_t bad;
-        if (names[i].len == 0)
-            return fail_item(st, DL_ERR_INVALID, 0, "column %zu has a value but no name", i + 1);
-        if (!dl_utf8_valid(names[i].ptr, names[i].len, &bad))
-            return fail_item(st, DL_ERR_INVALID, 0, "the name of column %zu is not valid UTF-8 (byte %zu)",
-                             i + 1, bad + 1);
-        if ((e = check_top_name(st, names[i], 0)))
+        if ((e = csv_cell(st, names[i], values[i], k, i, &first)))
             return e;
-        bool binary = k >= 0 && st->ks->k[k].type == 'B';
-        if (!binary && !dl_utf8_valid(values[i].ptr, values[i].len, &bad)) {
-            char q[DL_ITEM_QUOTE_MAX + 8];
-            dl_item_quote(q, sizeof q, names[i], DL_ITEM_QUOTE_MAX);
-            return fail_item(st, DL_ERR_INVALID, 0,
-                             "attribute '%s' (column %zu): the value is not valid UTF-8 (byte %zu)", q, i + 1,
-                             bad + 1);
-        }
-        grow(st, names[i].len);
-        if (!first && (e = put_s(st, ",")))
-            return e;
-        first = false;
-        if ((e = put_json_str(st, names[i])) || (e = put_s(st, ":")))
-            return e;
-        if (k >= 0) {
-            if ((e = key_from_text(st, k, values[i], false, 0)))
-                return e;
-        } else {
-            grow(st, values[i].len);
-            if ((e = put_s(st, "{\"S\":")) || (e = put_json_str(st, values[i])) || (e = put_s(st, "}")))
-                return e;
+    }
+    st->it->scratch.len = off;
+    return csv_finish(st);
+}
+
+/* ---- the header cache
+ * A CSV input gives every row the same header, so what depends only on the names is worked
+ * out once per thread and reused while the names (their bytes, not just their addresses)
+ * and the key schema stay the same: whether any name repeats or is unusable, which column
+ * is a key, and each column's `"name":{"S":"` prefix ready to copy. */
+
+struct csv_col {
+    int key;         /* key index, or -1 */
+    size_t pre_off;  /* `"name":{"S":"` (key columns: `"name":`) in hdr->pre */
+    size_t pre_len;
+};
+
+struct csv_hdr {
+    size_t n;
+    struct dl_cursor *cur; /* the names as last seen (addresses and lengths) */
+    uint8_t *bytes;        /* their bytes, one after another */
+    size_t nbytes, bytes_alloc;
+    bool contiguous;       /* cur[i + 1].ptr == cur[i].ptr + cur[i].len */
+    struct dl_key_schema ks;
+    uint8_t ksnames[2][64];
+    bool usable;           /* no repeated, empty, over-long or non-UTF-8 name */
+    struct csv_col *cols;
+    size_t cols_alloc;
+    struct dl_buf pre;
+};
+
+static pthread_key_t hdr_key;
+static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
+static bool hdr_key_ok;
+
+static void hdr_free(void *p)
+{
+    struct csv_hdr *h = p;
+    if (!h)
+        return;
+    free(h->cur);
+    free(h->bytes);
+    free(h->cols);
+    dl_buf_free(&h->pre);
+    free(h);
+}
+
+static void hdr_key_make(void)
+{
+    hdr_key_ok = pthread_key_create(&hdr_key, hdr_free) == 0;
+}
+
+static bool ks_same(const struct dl_key_schema *a, const struct dl_key_schema *b)
+{
+    int an = a ? a->n : 0, bn = b ? b->n : 0;
+    if (an != bn)
+        return false;
+    for (int k = 0; k < an; k++)
+        if (a->k[k].type != b->k[k].type || a->k[k].name_len != b->k[k].name_len ||
+            (a->k[k].name_len && memcmp(a->k[k].name, b->k[k].name, a->k[k].name_len) != 0))
+            return false;
+    return true;
+}
+
+static bool hdr_matches(struct csv_hdr *h, const struct dl_cursor *names, size_t n, const struct dl_key_schema *ks)
+{
+    if (h->n != n || !ks_same(&h->ks, ks))
+        return false;
+    if (n && memcmp(names, h->cur, n * sizeof *names) == 0) {
+        /* the same addresses and lengths: are the bytes there still the same? */
+        if (h->contiguous)
+            return h->nbytes == 0 || memcmp(names[0].ptr, h->bytes, h->nbytes) == 0;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (names[i].len != h->cur[i].len || (names[i].len && memcmp(names[i].ptr, h->bytes + at, names[i].len)))
+            return false;
+        at += names[i].len;
+    }
+    /* same names at new addresses: remember these */
+    memcpy(h->cur, names, n * sizeof *names);
+    h->contiguous = true;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (names[i + 1].ptr != names[i].ptr + names[i].len)
+            h->contiguous = false;
+    return true;
+}
+
+static bool hdr_build(struct csv_hdr *h, const struct dl_cursor *names, size_t n, const struct dl_key_schema *ks)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += names[i].len;
+    if (n > h->cols_alloc) {
+        struct dl_cursor *c = realloc(h->cur, n * sizeof *c);
+        if (c)
+            h->cur = c;
+        struct csv_col *cl = realloc(h->cols, n * sizeof *cl);
+        if (cl)
+            h->cols = cl;
+        if (!c || !cl)
+            return false;
+        h->cols_alloc = n;
+    }
+    if (total > h->bytes_alloc) {
+        uint8_t *b = realloc(h->bytes, total);
+        if (!b)
+            return false;
+        h->bytes = b;
+        h->bytes_alloc = total;
+    }
+    h->n = 0; /* invalid until complete */
+    h->ks.n = 0;
+    for (int k = 0; ks && k < ks->n; k++) {
+        if (ks->k[k].name_len > sizeof h->ksnames[k])
+            return false;
+        memcpy(h->ksnames[k], ks->k[k].name, ks->k[k].name_len);
+        h->ks.k[k].name = (char *)h->ksnames[k];
+        h->ks.k[k].name_len = ks->k[k].name_len;
+        h->ks.k[k].type = ks->k[k].type;
+    }
+    size_t at = 0;
+    h->usable = true;
+    h->contiguous = true;
+    dl_buf_reset(&h->pre);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(h->bytes + at, names[i].ptr, names[i].len);
+        at += names[i].len;
+        if (i + 1 < n && names[i + 1].ptr != names[i].ptr + names[i].len)
+            h->contiguous = false;
+        struct csv_col *c = &h->cols[i];
+        c->key = key_index(ks, names[i]);
+        c->pre_off = h->pre.len;
+        if (names[i].len == 0 || names[i].len > DL_ATTR_NAME_MAX || !dl_utf8_valid(names[i].ptr, names[i].len, NULL))
+            h->usable = false;
+        for (size_t j = 0; j < i && h->usable; j++)
+            if (names[j].len == names[i].len && memcmp(names[j].ptr, names[i].ptr, names[i].len) == 0)
+                h->usable = false;
+        if (dl_buf_append_json_str(&h->pre, names[i].ptr, names[i].len) ||
+            dl_buf_append_str(&h->pre, c->key >= 0 ? ":" : ":{\"S\":\""))
+            return false;
+        c->pre_len = h->pre.len - c->pre_off;
+    }
+    memcpy(h->cur, names, n * sizeof *names);
+    h->nbytes = total;
+    h->ks.n = ks ? ks->n : 0;
+    h->n = n;
+    return true;
+}
+
+/* The cache entry for these names, or NULL (no cache: use the generic path). */
+static struct csv_hdr *hdr_get(const struct dl_cursor *names, size_t n, const struct dl_key_schema *ks)
+{
+    pthread_once(&hdr_once, hdr_key_make);
+    if (!hdr_key_ok || n < 2 || (ks && ks->n > 2))
+        return NULL;
+    struct csv_hdr *h = pthread_getspecific(hdr_key);
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h)
+            return NULL;
+        dl_buf_init(&h->pre, 0);
+        if (pthread_setspecific(hdr_key, h) != 0) {
+            hdr_free(h);
+            return NULL;
         }
     }
-    st->column = 0;
-    st->it->scratch.len = off;
-    if ((e = put_s(st, "}")))
+    if (h->n == n && hdr_matches(h, names, n, ks))
+        return h;
+    return hdr_build(h, names, n, ks) ? h : NULL;
+}
+
+/* True when p[0..n) needs neither JSON escaping nor UTF-8 validation: no byte below 0x20,
+ * no '"', no '\\', none above 0x7F. Eight bytes at a time (exact "any byte" tests). */
+static inline bool plain_ascii(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (;; i += 8) {
+        uint64_t w;
+        if (i + 8 <= n) {
+            memcpy(&w, p + i, 8);
+        } else if (i < n) {
+            w = ones * 'a';
+            memcpy(&w, p + i, n - i);
+        } else {
+            break;
+        }
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        acc |= w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    }
+    return (acc & highs) == 0;
+}
+
+/* The row with a cached, usable header: no duplicate names, names known valid, prefixes
+ * ready. Cells with plain ASCII values are copied straight to the wire; key cells and cells
+ * that need escaping or UTF-8 validation take csv_cell, as in the generic path. */
+static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const struct dl_cursor *names,
+                                  const struct dl_cursor *values, size_t n)
+{
+    enum dl_err e;
+    struct dl_buf *w = &st->it->wire;
+    if ((e = put_s(st, "{")))
         return e;
-    if ((e = finish_keys(st, 0)))
-        return e;
-    return check_size(st, 0);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct csv_col *c = &h->cols[i];
+        struct dl_cursor v = values[i];
+        if (v.len == 0) {
+            csv_empty_cell(st, c->key, i);
+            continue;
+        }
+        if (c->key >= 0 || !st->emit || st->size + names[i].len + v.len > DL_ITEM_MAX_SIZE ||
+            !plain_ascii(v.ptr, v.len)) {
+            st->column = i + 1;
+            if ((e = csv_cell(st, names[i], v, c->key, i, &first)))
+                return e;
+            continue;
+        }
+        grow(st, names[i].len + v.len);
+        /* [,]"name":{"S":"value"} */
+        size_t need = 1 + c->pre_len + v.len + 2;
+        if ((e = dl_buf_reserve(w, need))) {
+            st->column = i + 1;
+            return buf_fail(st, e);
+        }
+        uint8_t *o = w->data + w->len;
+        if (!first)
+            *o++ = ',';
+        first = false;
+        memcpy(o, h->pre.data + c->pre_off, c->pre_len);
+        o += c->pre_len;
+        memcpy(o, v.ptr, v.len);
+        o += v.len;
+        o[0] = '"';
+        o[1] = '}';
+        o[2] = 0;
+        w->len = (size_t)(o + 2 - w->data);
+    }
+    return csv_finish(st);
+}
+
+static enum dl_err csv_row(struct enc *st, const struct dl_cursor *names, const struct dl_cursor *values,
+                           size_t n)
+{
+    struct csv_hdr *h = hdr_get(names, n, st->ks);
+    if (h && h->usable)
+        return csv_row_cached(st, h, names, values, n);
+    return csv_row_generic(st, names, values, n);
 }
 
 enum dl_err dl_item_from_csv(struct dl_item *it, const struct dl_cursor *names,

@@ -116,16 +116,17 @@ def scan(table):
 
 def run(*args, timeout=300, extra_env=None, cwd=None):
     """Run ddbload with the services' endpoints and credentials; returns CompletedProcess."""
-    e = env()
     penv = dict(os.environ)
     for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"):
         penv.pop(k, None)
     penv.update({
         "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": e["DDBLOAD_TEST_S3_ENDPOINT"],
-        "AWS_ENDPOINT_URL_DYNAMODB": e["DDBLOAD_TEST_DYNAMODB_ENDPOINT"],
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
     })
+    if not (extra_env and "AWS_ENDPOINT_URL_DYNAMODB" in extra_env):
+        e = env()  # the local services (s3rver + dynalite) from the ctest fixture
+        penv["AWS_ENDPOINT_URL_S3"] = e["DDBLOAD_TEST_S3_ENDPOINT"]
+        penv["AWS_ENDPOINT_URL_DYNAMODB"] = e["DDBLOAD_TEST_DYNAMODB_ENDPOINT"]
     if extra_env:
         for k, v in extra_env.items():
             if v is None:
@@ -265,7 +266,9 @@ class Sim:
         return [json.loads(line) for line in self.get(f"/_sim/items?table={table}").splitlines() if line.strip()]
 
     def writes(self, table):
-        return json.loads(self.get(f"/_sim/writes?table={table}&dups=1"))
+        """Keys written more than once, each {"key", "writes", "history": [{"seq", "op", "item"}]}."""
+        return [json.loads(line) for line in self.get(f"/_sim/writes?table={table}&dups=1").splitlines()
+                if line.strip()]
 
     def client(self):
         return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",

@@ -22,7 +22,7 @@ static inline __m256i dup16(const uint8_t *t)
 }
 
 struct classes {
-    __m256i ws_tab, op_tab, quote, bs, bit5, ctrl_max, lo_nib;
+    __m256i ws_tab, op_tab, quote, bs, nl, bit5, ctrl_max, lo_nib;
     __m256i u8_p1h, u8_p1l, u8_ch, third, fourth, top;
 };
 
@@ -43,13 +43,14 @@ static inline __m256i utf8_check(const struct classes *k, __m256i cur, __m256i p
 }
 
 static size_t stage1_avx2(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                          uint32_t pos0, uint8_t *bsflag, size_t *err)
+                          uint32_t pos0, uint8_t *flags, size_t *err)
 {
     const struct classes k = {
         .ws_tab = dup16(dl_json_ws_tab),
         .op_tab = dup16(dl_json_op_tab),
         .quote = _mm256_set1_epi8('"'),
         .bs = _mm256_set1_epi8('\\'),
+        .nl = _mm256_set1_epi8('\n'),
         .bit5 = _mm256_set1_epi8(0x20),
         .ctrl_max = _mm256_set1_epi8(0x1F),
         .lo_nib = _mm256_set1_epi8(0x0F),
@@ -98,7 +99,8 @@ static size_t stage1_avx2(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        bsflag[b] = bs != 0;
+        __m256i nl = _mm256_or_si256(_mm256_cmpeq_epi8(v0, k.nl), _mm256_cmpeq_epi8(v1, k.nl));
+        flags[b] = (uint8_t)((bs != 0) | (!_mm256_testz_si256(nl, nl) << 1));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
     if (nblocks)

@@ -40,12 +40,16 @@ struct dl_json_s1 {
 
 /* Index nblocks full 64-byte blocks at p. Entry positions are pos0 + the byte's offset from p.
  * Writes the entries at idx[0..] and returns how many; idx needs room for 64 * nblocks + 16
- * entries (the writer stores a few past the last one). bsflag[i] is set to 1 when block i holds
- * a backslash, else 0. If *err == SIZE_MAX and a block holds an error (invalid UTF-8, or a
+ * entries (the writer stores a few past the last one). flags[i] gets DL_JSON_BLK_BS when block
+ * i holds a backslash and DL_JSON_BLK_NL when it holds a '\n'. If *err == SIZE_MAX and a block
+ * holds an error (invalid UTF-8, or a
  * byte below 0x20 inside a string), *err is set to the offset from p where it was detected:
  * at or after the offending byte, at most 3 bytes after it. */
 typedef size_t (*dl_json_stage1_fn)(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st,
-                                    uint32_t *idx, uint32_t pos0, uint8_t *bsflag, size_t *err);
+                                    uint32_t *idx, uint32_t pos0, uint8_t *flags, size_t *err);
+
+#define DL_JSON_BLK_BS 1 /* the block holds a backslash */
+#define DL_JSON_BLK_NL 2 /* the block holds a newline */
 
 struct dl_json_kernel {
     enum dl_simd_level level;

@@ -24,7 +24,7 @@ static inline uint64_t prefix_xor(uint64_t x)
 }
 
 struct classes {
-    uint8x16_t ws_tab, op_tab, quote, bs, bit5, ctrl_lim, lo_nib;
+    uint8x16_t ws_tab, op_tab, quote, bs, nl, bit5, ctrl_lim, lo_nib;
     uint8x16_t u8_p1h, u8_p1l, u8_ch, third, fourth, top;
 };
 
@@ -43,13 +43,14 @@ static inline uint8x16_t utf8_check(const struct classes *k, uint8x16_t cur, uin
 }
 
 static size_t stage1_neon(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                          uint32_t pos0, uint8_t *bsflag, size_t *err)
+                          uint32_t pos0, uint8_t *flags, size_t *err)
 {
     const struct classes k = {
         .ws_tab = vld1q_u8(dl_json_ws_tab),
         .op_tab = vld1q_u8(dl_json_op_tab),
         .quote = vdupq_n_u8('"'),
         .bs = vdupq_n_u8('\\'),
+        .nl = vdupq_n_u8('\n'),
         .bit5 = vdupq_n_u8(0x20),
         .ctrl_lim = vdupq_n_u8(0x20),
         .lo_nib = vdupq_n_u8(0x0F),
@@ -104,7 +105,9 @@ static size_t stage1_neon(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        bsflag[b] = bs != 0;
+        uint8x16_t nl = vorrq_u8(vorrq_u8(vceqq_u8(v[0], k.nl), vceqq_u8(v[1], k.nl)),
+                                 vorrq_u8(vceqq_u8(v[2], k.nl), vceqq_u8(v[3], k.nl)));
+        flags[b] = (uint8_t)((bs != 0) | ((vmaxvq_u8(nl) != 0) << 1));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
     if (nblocks)

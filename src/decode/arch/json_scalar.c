@@ -87,7 +87,7 @@ static size_t utf8_block(const uint8_t *b, struct dl_json_s1 *st)
 }
 
 static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                            uint32_t pos0, uint8_t *bsflag, size_t *err)
+                            uint32_t pos0, uint8_t *flags, size_t *err)
 {
     if (!__atomic_load_n(&cls_ready, __ATOMIC_ACQUIRE))
         cls_init();
@@ -124,7 +124,7 @@ static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        bsflag[b] = bs != 0;
+        flags[b] = (uint8_t)((bs != 0) | ((ws && memchr(blk, '\n', 64) != NULL) << 1));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
     if (nblocks)

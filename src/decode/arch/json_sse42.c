@@ -19,7 +19,7 @@ static inline uint64_t prefix_xor(uint64_t x)
 }
 
 struct classes {
-    __m128i ws_tab, op_tab, quote, bs, bit5, ctrl_max, lo_nib;
+    __m128i ws_tab, op_tab, quote, bs, nl, bit5, ctrl_max, lo_nib;
     __m128i u8_p1h, u8_p1l, u8_ch, third, fourth, top;
 };
 
@@ -38,13 +38,14 @@ static inline __m128i utf8_check(const struct classes *k, __m128i cur, __m128i p
 }
 
 static size_t stage1_sse42(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                           uint32_t pos0, uint8_t *bsflag, size_t *err)
+                           uint32_t pos0, uint8_t *flags, size_t *err)
 {
     const struct classes k = {
         .ws_tab = _mm_load_si128((const __m128i *)dl_json_ws_tab),
         .op_tab = _mm_load_si128((const __m128i *)dl_json_op_tab),
         .quote = _mm_set1_epi8('"'),
         .bs = _mm_set1_epi8('\\'),
+        .nl = _mm_set1_epi8('\n'),
         .bit5 = _mm_set1_epi8(0x20),
         .ctrl_max = _mm_set1_epi8(0x1F),
         .lo_nib = _mm_set1_epi8(0x0F),
@@ -102,7 +103,9 @@ static size_t stage1_sse42(const uint8_t *p, size_t nblocks, struct dl_json_s1 *
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        bsflag[b] = bs != 0;
+        __m128i nl = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[0], k.nl), _mm_cmpeq_epi8(v[1], k.nl)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v[2], k.nl), _mm_cmpeq_epi8(v[3], k.nl)));
+        flags[b] = (uint8_t)((bs != 0) | (!_mm_testz_si128(nl, nl) << 1));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
     if (nblocks)
