@@ -81,9 +81,10 @@ struct dl_jsonfast {
     size_t ws, we;
     uint32_t *idx; /* entry positions relative to ws */
     size_t nidx, idx_cap, cur;
-    uint8_t *bsflag; /* per 64-byte block of the window: holds a backslash */
+    uint8_t *blk;    /* per 64-byte block of the window: DL_JSON_BLK_BS / DL_JSON_BLK_NL */
     size_t bs_cap;
     size_t poison;   /* absolute offset where stage 1 saw bad UTF-8 / control bytes */
+    size_t nlfree_lo, nlfree_hi; /* the last fast record: known to hold no '\n' */
     size_t wsize;   /* size of the next window */
     size_t wnormal; /* steady-state window size */
     size_t wmin;    /* window size after a syntax error */
@@ -150,7 +151,7 @@ void dl_jsonfast_destroy(struct dl_jsonfast *r)
     dl_arena_destroy(r->scratch);
     dl_arena_destroy(r->arena);
     free(r->idx);
-    free(r->bsflag);
+    free(r->blk);
     free(r->names);
     free(r->htab);
     free(r->tmp);
@@ -206,22 +207,22 @@ static bool build_window(struct dl_jsonfast *r, size_t s, size_t size)
         r->idx_cap = need_idx;
     }
     if (need_bs > r->bs_cap) {
-        uint8_t *n = realloc(r->bsflag, need_bs);
+        uint8_t *n = realloc(r->blk, need_bs);
         if (!n)
             return false;
-        r->bsflag = n;
+        r->blk = n;
         r->bs_cap = need_bs;
     }
     struct dl_json_s1 st;
     memset(&st, 0, sizeof st);
     size_t err = SIZE_MAX;
-    size_t n = r->kern->stage1(r->p + s, nfull, &st, r->idx, 0, r->bsflag, &err);
+    size_t n = r->kern->stage1(r->p + s, nfull, &st, r->idx, 0, r->blk, &err);
     if (tail) {
         uint8_t blk[64];
         memset(blk, ' ', sizeof blk);
         memcpy(blk, r->p + s + 64 * nfull, tail);
         size_t e2 = SIZE_MAX;
-        n += r->kern->stage1(blk, 1, &st, r->idx + n, (uint32_t)(64 * nfull), r->bsflag + nfull, &e2);
+        n += r->kern->stage1(blk, 1, &st, r->idx + n, (uint32_t)(64 * nfull), r->blk + nfull, &e2);
         if (err == SIZE_MAX && e2 != SIZE_MAX)
             err = 64 * nfull + e2;
     }
@@ -259,17 +260,37 @@ static inline __attribute__((always_inline)) bool has_backslash(const uint8_t *p
     if (to <= from)
         return false;
     size_t b0 = (from - base) >> 6, b1 = (to - 1 - base) >> 6;
-    if (!(bsf[b0] | bsf[b1]))
+    if (!((bsf[b0] | bsf[b1]) & DL_JSON_BLK_BS))
         for (size_t b = b0 + 1;; b++) {
             if (b >= b1)
                 return false;
-            if (bsf[b])
+            if (bsf[b] & DL_JSON_BLK_BS)
                 break;
         }
     return memchr(p + from, '\\', to - from) != NULL;
 }
 
 /* A hash of a member name s[0..n). wide: 8 bytes may be read from s (and before s + n). */
+/* Is p[s..e) (inside the window) free of '\n'? Only blocks flagged by stage 1 are searched. */
+static bool nl_free(const struct dl_jsonfast *r, size_t s, size_t e)
+{
+    if (e <= s)
+        return true;
+    size_t b0 = (s - r->ws) >> 6, b1 = (e - 1 - r->ws) >> 6;
+    for (size_t b = b0; b <= b1; b++) {
+        if (!(r->blk[b] & DL_JSON_BLK_NL))
+            continue;
+        size_t lo = r->ws + 64 * b, hi = lo + 64;
+        if (lo < s)
+            lo = s;
+        if (hi > e)
+            hi = e;
+        if (memchr(r->p + lo, '\n', hi - lo))
+            return false;
+    }
+    return true;
+}
+
 static inline uint64_t name_hash(const uint8_t *s, size_t n, bool wide)
 {
     uint64_t a = 0, b = 0;
@@ -653,7 +674,7 @@ static enum walk_rc walk(struct dl_jsonfast *r, size_t s, struct dl_item *it, si
 {
     const uint8_t *p = r->p;
     const uint32_t *ix = r->idx;
-    const uint8_t *bsf = r->bsflag;
+    const uint8_t *bsf = r->blk;
     const size_t base = r->ws, n = r->nidx, len = r->len;
     struct name *names = r->names;
     size_t names_cap = r->names_cap;
@@ -1190,6 +1211,9 @@ bail:
 #undef PUT
 }
 
+/* lim value meaning "the end of the line the value starts on" (NDJSON), found only if needed */
+#define LIM_LINE SIZE_MAX
+
 /* Stage 2 on the object at s whose value must end by lim. true: it is the item and *used its
  * length; false: the scalar path decides. */
 static bool fast_record(struct dl_jsonfast *r, struct dl_item *it, size_t s, size_t lim, size_t *used)
@@ -1204,15 +1228,22 @@ static bool fast_record(struct dl_jsonfast *r, struct dl_item *it, size_t s, siz
         size_t end = 0;
         enum walk_rc rc = walk(r, s, it, &end);
         if (rc == W_OK) {
-            if (end > lim || r->poison < end + 4)
+            bool nlf = nl_free(r, s, end);
+            if (lim == LIM_LINE ? !nlf : end > lim)
                 return false;
+            if (r->poison < end + 4)
+                return false;
+            if (nlf) {
+                r->nlfree_lo = s;
+                r->nlfree_hi = end;
+            }
             *used = end - s;
             return true;
         }
         if (rc == W_BAIL)
             return false;
         /* W_MORE: the record runs past the window (and so past lim if the window does) */
-        if (r->we > lim)
+        if (lim == LIM_LINE ? !nl_free(r, s, r->we) : r->we > lim)
             return false;
         size_t size = r->wsize;
         if (r->ws == s) {
@@ -1236,6 +1267,13 @@ static void locate(struct dl_jsonfast *r, size_t off, uint64_t *line, uint64_t *
         r->lc_off = 0;
         r->lc_line = 1;
         r->lc_ls = 0;
+    }
+    if (r->lc_off >= r->nlfree_lo && off <= r->nlfree_hi) {
+        /* inside the record stage 2 just read: no line break to count */
+        r->lc_off = off;
+        *line = r->lc_line;
+        *col = off - r->lc_ls + 1;
+        return;
     }
     const uint8_t *q = r->p + r->lc_off, *end = r->p + off;
     while (q < end) {
@@ -1413,13 +1451,19 @@ enum vres {
     V_OTHER,  /* not an object: *type */
 };
 
-static enum vres parse_value(struct dl_jsonfast *r, struct dl_item *it, size_t s, size_t lim, size_t *used,
+static size_t eol(const struct dl_jsonfast *r, size_t off);
+
+/* *limp may be LIM_LINE, and is then set to the end of the line if the scalar path needs it. */
+static enum vres parse_value(struct dl_jsonfast *r, struct dl_item *it, size_t s, size_t *limp, size_t *used,
                              enum dl_json_type *type, struct dl_pos_err *err, struct dl_pos_err *why)
 {
-    if (fast_record(r, it, s, lim, used)) {
+    if (fast_record(r, it, s, *limp, used)) {
         r->stats.fast++;
         return V_ITEM;
     }
+    if (*limp == LIM_LINE)
+        *limp = eol(r, s);
+    size_t lim = *limp;
     struct dl_json *v = NULL;
     dl_arena_reset(r->arena);
     if (dl_json_parse_value(r->arena, r->p + s, lim - s, used, &v, err) != DL_OK) {
@@ -1505,7 +1549,7 @@ static bool array_step(struct dl_jsonfast *r, struct dl_item *it, struct dl_json
         enum dl_json_type type = DL_JSON_NULL;
         struct dl_pos_err why;
         locate(r, i, &bl, &bc);
-        enum vres vr = parse_value(r, it, i, lim, &used, &type, err, &why);
+        enum vres vr = parse_value(r, it, i, &lim, &used, &type, err, &why);
         if (vr == V_FAIL) {
             move_err(err, i, bl, bc);
             goto syntax;
@@ -1551,7 +1595,10 @@ enum dl_jsonrec_status dl_jsonfast_next(struct dl_jsonfast *r, struct dl_item *i
     if (!err)
         err = &dummy;
     memset(out, 0, sizeof *out);
-    dl_pos_err_clear(err);
+    /* dl_pos_err_clear without writing all of msg */
+    err->code = DL_OK;
+    err->offset = err->line = err->column = 0;
+    err->msg[0] = 0;
 
     while (!r->done) {
         if (r->in_array) {
@@ -1575,8 +1622,10 @@ enum dl_jsonrec_status dl_jsonfast_next(struct dl_jsonfast *r, struct dl_item *i
             goto out;
         }
         r->nvalues++;
-        size_t lim = r->mode == DL_JSONREC_NDJSON ? eol(r, s) : r->len;
+        size_t lim = r->mode == DL_JSONREC_NDJSON ? LIM_LINE : r->len;
         if (r->p[s] == '[') {
+            if (lim == LIM_LINE)
+                lim = eol(r, s);
             r->in_array = true;
             r->need_sep = false;
             r->arr_start = s;
@@ -1591,7 +1640,7 @@ enum dl_jsonrec_status dl_jsonfast_next(struct dl_jsonfast *r, struct dl_item *i
         enum dl_json_type type = DL_JSON_NULL;
         struct dl_pos_err why;
         locate(r, s, &line, &col);
-        enum vres vr = parse_value(r, it, s, lim, &used, &type, err, &why);
+        enum vres vr = parse_value(r, it, s, &lim, &used, &type, err, &why);
         if (vr == V_FAIL) {
             move_err(err, s, line, col);
             st = value_failed(r, out, err, s, lim, line_delimited(r, s, line, col));
