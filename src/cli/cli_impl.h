@@ -22,6 +22,7 @@ struct obj {
     char *path;          /* local only */
     uint64_t size;
     struct dl_http_req *req; /* S3 download, from submit until decoded */
+    struct dl_spill *spill;  /* its body: memory up to SPILL_MEM, else an unlinked temp file */
     int state;           /* 0 waiting, 1 downloading, 2 downloaded */
 };
 

@@ -17,7 +17,8 @@
 #include "s3/s3.h"
 
 #define MAX_LOGGED_REJECTS 20
-#define MAX_OBJECT_BYTES ((size_t)4 << 30)
+#define MAX_OBJECT_BYTES ((uint64_t)1 << 40)     /* 1 TiB: objects past it are refused */
+#define SPILL_MEM ((size_t)32 << 20)              /* larger downloads go to a temp file */
 #define PREFETCH_BYTES ((uint64_t)512 << 20)
 
 double dl_cli_now_s(void)
@@ -59,6 +60,18 @@ static struct obj *obj_add(struct loader *L)
     return o;
 }
 
+/* Free an object's download (request and body). */
+static void obj_release(struct obj *o)
+{
+    dl_http_req_destroy(o->req);
+    o->req = NULL;
+    if (o->spill) {
+        dl_spill_free(o->spill);
+        free(o->spill);
+        o->spill = NULL;
+    }
+}
+
 static void objs_free(struct loader *L)
 {
     for (size_t i = 0; i < L->nobjs; i++) {
@@ -66,7 +79,7 @@ static void objs_free(struct loader *L)
         free(L->objs[i].bucket);
         free(L->objs[i].key);
         free(L->objs[i].path);
-        dl_http_req_destroy(L->objs[i].req);
+        obj_release(&L->objs[i]);
     }
     free(L->objs);
     L->objs = NULL;
@@ -185,7 +198,15 @@ static void prefetch(struct loader *L, size_t cur)
             o->req = NULL;
             break; /* out of memory: try again when something is freed */
         }
-        o->req->resp.cap = MAX_OBJECT_BYTES;
+        o->req->resp.cap = 1 << 20; /* error documents only: the body goes to the spill */
+        o->spill = malloc(sizeof *o->spill);
+        if (!o->spill) {
+            dl_http_req_destroy(o->req);
+            o->req = NULL;
+            break;
+        }
+        dl_spill_init(o->spill, SPILL_MEM, MAX_OBJECT_BYTES);
+        o->req->spill = o->spill;
         o->req->done = on_download;
         o->req->ctx = L;
         o->state = 1;
@@ -254,8 +275,8 @@ static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct 
 /* Decode every object in order through sink. Returns false on a fatal error (message logged). */
 static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct dl_decode_sink *sink)
 {
-    struct dl_buf local;
-    dl_buf_init(&local, MAX_OBJECT_BYTES);
+    struct dl_spill local;
+    dl_spill_init(&local, 0, 0);
     bool ok = true;
     for (size_t i = 0; i < L->nobjs && ok; i++) {
         struct obj *o = &L->objs[i];
@@ -281,24 +302,32 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
                 dl_error("%s", msg);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, msg, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
                     ok = false;
-                dl_http_req_destroy(o->req);
-                o->req = NULL;
+                obj_release(o);
                 continue;
             }
-            bytes = dl_buf_cur(&o->req->resp);
+            if (dl_spill_view(o->spill, &bytes)) {
+                L->failed_objects++;
+                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                snprintf(err, sizeof err, "%s: %s", o->name, o->spill->err);
+                dl_error("%s", err);
+                if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
+                    ok = false;
+                obj_release(o);
+                continue;
+            }
+            dl_decoder_set_spill(dec, o->spill);
         } else {
-            dl_buf_reset(&local);
-            enum dl_err e = dl_buf_read_file(&local, o->path);
+            enum dl_err e = dl_spill_map_file(&local, o->path, &bytes);
             if (e) {
                 L->failed_objects++;
                 struct dl_origin org = { o->name, NULL, 0, 0, 0 };
-                snprintf(err, sizeof err, "%s: cannot read the file: %s", o->name, dl_err_str(e));
+                snprintf(err, sizeof err, "%s: cannot read the file: %s", o->name, local.err);
                 dl_error("%s", err);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
                     ok = false;
                 continue;
             }
-            bytes = dl_buf_cur(&local);
+            dl_decoder_set_spill(dec, &local);
         }
         L->bytes += bytes.len;
         if (L->a->verbose)
@@ -311,10 +340,9 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
             dl_error("stopped while loading %s: %s", o->name, why);
             ok = false;
         }
-        if (o->req) {
-            dl_http_req_destroy(o->req);
-            o->req = NULL;
-        }
+        dl_decoder_set_spill(dec, NULL);
+        obj_release(o);
+        dl_spill_free(&local);
     }
     /* leave no download running behind us */
     pthread_mutex_lock(&L->mu);
@@ -322,7 +350,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         while (L->objs[i].state == 1)
             pthread_cond_wait(&L->cv, &L->mu);
     pthread_mutex_unlock(&L->mu);
-    dl_buf_free(&local);
+    dl_spill_free(&local);
     return ok;
 }
 
@@ -615,7 +643,7 @@ int dl_cmd_replay(const struct dl_args *a)
     struct dl_arena *arena = dl_arena_new(0, 0);
     struct dl_item item;
     uint64_t lines = 0, resent = 0, unreplayable = 0;
-    dl_buf_init(&file, MAX_OBJECT_BYTES);
+    dl_buf_init(&file, (size_t)16 << 30);
     dl_item_init(&item);
     dl_cli_loader_init(&L, a);
     const char *path = a->sources[0];

@@ -57,7 +57,7 @@ enum dl_err dl_buf_reserve(struct dl_buf *b, size_t n)
     return DL_OK;
 }
 
-enum dl_err dl_buf_append(struct dl_buf *b, const void *p, size_t n)
+enum dl_err dl_buf_append_slow(struct dl_buf *b, const void *p, size_t n)
 {
     enum dl_err e = dl_buf_reserve(b, n);
     if (e)
@@ -67,11 +67,6 @@ enum dl_err dl_buf_append(struct dl_buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = 0;
     return DL_OK;
-}
-
-enum dl_err dl_buf_append_byte(struct dl_buf *b, uint8_t c)
-{
-    return dl_buf_append(b, &c, 1);
 }
 
 enum dl_err dl_buf_append_str(struct dl_buf *b, const char *s)

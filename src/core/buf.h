@@ -47,8 +47,27 @@ static inline void dl_buf_reset(struct dl_buf *b)
 }
 /* Make room for n more bytes. */
 enum dl_err dl_buf_reserve(struct dl_buf *b, size_t n);
-enum dl_err dl_buf_append(struct dl_buf *b, const void *p, size_t n);
-enum dl_err dl_buf_append_byte(struct dl_buf *b, uint8_t c);
+enum dl_err dl_buf_append_slow(struct dl_buf *b, const void *p, size_t n);
+/* Append n bytes (inline when they fit in the current allocation). */
+static inline enum dl_err dl_buf_append(struct dl_buf *b, const void *p, size_t n)
+{
+    if (b->data && n < b->alloc - b->len && b->len + n <= b->cap) {
+        __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = 0;
+        return DL_OK;
+    }
+    return dl_buf_append_slow(b, p, n);
+}
+static inline enum dl_err dl_buf_append_byte(struct dl_buf *b, uint8_t c)
+{
+    if (b->data && b->len + 1 < b->alloc && b->len < b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = 0;
+        return DL_OK;
+    }
+    return dl_buf_append_slow(b, &c, 1);
+}
 enum dl_err dl_buf_append_str(struct dl_buf *b, const char *s);
 static inline enum dl_err dl_buf_append_cur(struct dl_buf *b, struct dl_cursor c)
 {

@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "core/cpu.h"
-#include "core/json.h" /* dl_utf8_valid */
 #include "decode/arch/csv_kernels.h"
 
 #define WIN 8 /* blocks classified per refill (fewer right after a restart) */
@@ -69,6 +68,15 @@ struct dl_csvfast {
     struct dl_csv *fb; /* the scalar reader behind the last row, when it came from there */
     uint8_t tail[64];
 };
+
+/* This file is built for the baseline ISA, where __builtin_popcountll is a library call. */
+static inline uint64_t popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (x * 0x0101010101010101ull) >> 56;
+}
 
 static void restart(struct dl_csvfast *r, size_t at, uint64_t line)
 {
@@ -175,6 +183,7 @@ static bool refill(struct dl_csvfast *r)
         r->k->classify(r->tail, 1, -1, &r->kp, &r->ks, r->m);
         uint64_t keep = ((uint64_t)1 << avail) - 1;
         r->m[0].sep &= keep;
+        r->m[0].eol &= keep;
         r->m[0].quote &= keep;
         r->m[0].lb &= keep;
         r->m[0].bad &= keep;
@@ -272,10 +281,12 @@ static bool unescape(struct dl_csvfast *r, size_t field, const uint8_t *b, size_
     uint8_t *o = r->scratch.data + off;
     const uint8_t q = (uint8_t)r->quote;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        o[k++] = b[i];
-        if (b[i] == q)
-            i++; /* the second quote of the pair */
+    for (size_t i = 0; i < n;) {
+        const uint8_t *at = memchr(b + i, q, n - i);
+        size_t run = at ? (size_t)(at - (b + i)) + 1 : n - i; /* up to the first quote of a pair */
+        memcpy(o + k, b + i, run);
+        k += run;
+        i += run + (at != NULL); /* and past the second */
     }
     r->scratch.len += k;
     r->esc[r->nesc].field = field;
@@ -285,21 +296,26 @@ static bool unescape(struct dl_csvfast *r, size_t field, const uint8_t *b, size_
     return true;
 }
 
-/* Field p[fs..g) of a record the masks describe exactly. False: fall back. */
-static inline bool add_field(struct dl_csvfast *r, size_t *nf, size_t fs, size_t g)
+/* Field p[fs..g) of a record the masks describe exactly; m is the block holding g, which
+ * starts at base. False: fall back. */
+static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r, size_t *nf, size_t fs, size_t g,
+                                                            const struct dl_csv_masks *m, size_t base)
 {
     if (*nf == r->cur_alloc && !grow_fields(r))
         return false;
     const uint8_t *fp = r->p + fs;
     size_t n = g - fs;
     struct dl_cursor *c = &r->cur[*nf];
-    if (n && (int)*fp == r->quote) {
-        /* quoted: the closing quote is p[g-1] */
+    bool in_block = fs >= base;
+    if (n && (in_block ? (m->quote >> (fs - base)) & 1 : (int)*fp == r->quote)) {
+        /* quoted: the closing quote is p[g-1]; quotes between are "" pairs */
         fp++;
         n -= 2;
         c->ptr = fp;
         c->len = n;
-        if (n && memchr(fp, r->quote, n) && !unescape(r, *nf, fp, n))
+        bool pairs = in_block ? (m->quote & ((((uint64_t)1 << (g - 1 - base)) - 1) & ~(((uint64_t)2 << (fs - base)) - 1))) != 0
+                              : n && memchr(fp, r->quote, n);
+        if (pairs && !unescape(r, *nf, fp, n))
             return false;
     } else {
         c->ptr = fp;
@@ -318,7 +334,7 @@ static inline uint64_t bits_from(size_t lo)
 static enum dl_err finish(struct dl_csvfast *r, struct dl_csv_row *row, struct dl_pos_err *err, size_t s,
                           size_t e, uint64_t sline, size_t nf, bool high)
 {
-    if (e - s > r->max_record || (high && r->check_utf8 && !dl_utf8_valid(r->p + s, e - s, NULL)))
+    if (e - s > r->max_record || (high && r->check_utf8 && !r->k->utf8_valid(r->p + s, e - s)))
         return fallback(r, row, err, s, sline);
     for (size_t i = 0; i < r->nesc; i++)
         r->cur[r->esc[i].field].ptr = r->scratch.data + r->esc[i].off;
@@ -333,8 +349,6 @@ static enum dl_err finish(struct dl_csvfast *r, struct dl_csv_row *row, struct d
 
 enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct dl_pos_err *err)
 {
-    const uint8_t *p = r->p;
-    const uint8_t delim = r->delim;
     size_t s, fs, nf = 0;
     uint64_t sline;
     bool high = false;
@@ -359,22 +373,24 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
         const struct dl_csv_masks *m = &r->m[r->bi];
         const size_t base = r->wbase + 64 * r->bi;
         uint64_t sep = r->sep;
+        /* the masks are exact up to the first bad quote: the record that holds it (the one
+         * open when the separators before it run out) goes to the scalar reader */
+        if (m->bad)
+            sep &= ((uint64_t)1 << __builtin_ctzll(m->bad)) - 1;
         while (sep) {
             unsigned t = (unsigned)__builtin_ctzll(sep);
             sep &= sep - 1;
             uint64_t upto = ((uint64_t)2 << t) - 1; /* bits 0..t */
             size_t g = base + t;
-            if (m->bad & upto) /* only bits in this record are left */
-                return fallback(r, row, err, s, sline);
-            uint8_t c = p[g];
-            if (c != delim && g == s) { /* a blank line */
+            bool eol = (m->eol >> t) & 1;
+            if (eol && g == s) { /* a blank line */
                 s = fs = g + 1;
-                sline = r->blk_line + (uint64_t)__builtin_popcountll(m->lb & upto);
+                sline = r->blk_line + popcount64(m->lb & upto);
                 continue;
             }
-            if (!add_field(r, &nf, fs, g))
+            if (!add_field(r, &nf, fs, g, m, base))
                 return fallback(r, row, err, s, sline);
-            if (c == delim) {
+            if (!eol) {
                 fs = g + 1;
                 continue;
             }
@@ -383,9 +399,9 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
                 size_t lo = s > base ? s - base : 0;
                 high = (m->high & bits_from(lo) & (((uint64_t)1 << t) - 1)) != 0;
             }
-            r->sep = sep;
+            r->sep &= ~upto;
             r->pos = g + 1;
-            r->line = r->blk_line + (uint64_t)__builtin_popcountll(m->lb & upto);
+            r->line = r->blk_line + popcount64(m->lb & upto);
             return finish(r, row, err, s, g, sline, nf, high);
         }
         /* off the end of the block with a record open (or none begun yet) */
@@ -396,7 +412,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             if (r->check_utf8 && !high)
                 high = (m->high & bits_from(s > base ? s - base : 0)) != 0;
         }
-        r->blk_line += (uint64_t)__builtin_popcountll(m->lb);
+        r->blk_line += popcount64(m->lb);
         r->bi++;
         if (r->bi < r->nb)
             r->sep = r->m[r->bi].sep;
@@ -411,7 +427,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
     }
     if (r->ks.inside) /* unterminated quoted field */
         return fallback(r, row, err, s, sline);
-    if (!add_field(r, &nf, fs, r->len))
+    if (!add_field(r, &nf, fs, r->len, &r->m[r->nb - 1], r->wbase + 64 * (r->nb - 1)))
         return fallback(r, row, err, s, sline);
     r->pos = r->len;
     return finish(r, row, err, s, r->len, sline, nf, high);

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/spill.h"
 #include "decode/csv.h"
 #include "decode/jsonrec.h"
 
@@ -19,7 +20,25 @@ struct dl_decoder {
     struct dl_decode_opts o;
     struct dl_arena *arena;
     struct dl_item item;
+    /* views that may be mapped files: the object's own (set by the caller) and those of
+     * decompressed contents; pages behind the decoding position are given back */
+    struct dl_spill *spills[MAX_NESTING + 2];
+    int nspills;
 };
+
+void dl_decoder_set_spill(struct dl_decoder *d, struct dl_spill *s)
+{
+    d->spills[0] = s;
+    d->nspills = s ? 1 : 0;
+}
+
+/* Everything before p has been decoded. */
+static void consumed(struct dl_decoder *d, const uint8_t *p)
+{
+    for (int i = 0; i < d->nspills; i++)
+        if (d->spills[i])
+            dl_spill_release(d->spills[i], p);
+}
 
 /* Where we are: the object and, inside a zip, the entry. */
 struct place {
@@ -193,6 +212,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
         }
         if (row.end)
             break;
+        consumed(d, bytes.ptr + row.offset);
         uint64_t rec = row.record - 1; /* data records are numbered from 1, after the header */
         if (row.nfields != nnames) {
             e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the header has %zu",
@@ -257,6 +277,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
                 goto out;
             continue;
         }
+        consumed(d, bytes.ptr + out.offset);
         const struct dl_json *v = out.value;
         dl_pos_err_clear(&pe);
         if (fmt == DL_FMT_DDB_EXPORT) {
@@ -300,29 +321,31 @@ static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, st
                                 struct dl_cursor bytes, int depth, const struct dl_decode_sink *sink,
                                 struct dl_decode_stats *st);
 
-static enum dl_err gunzip(struct dl_cursor in, struct dl_buf *out, char *err, size_t errlen)
+#define INFLATE_CHUNK (1 << 17)
+
+static enum dl_err gunzip(struct dl_cursor in, struct dl_spill *out, char *err, size_t errlen)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 32) != Z_OK)
         return DL_ERR_NOMEM;
-    enum dl_err e = DL_OK;
+    uint8_t *buf = malloc(INFLATE_CHUNK);
+    enum dl_err e = buf ? DL_OK : DL_ERR_NOMEM;
     z.next_in = (Bytef *)in.ptr;
     size_t left = in.len;
-    for (;;) {
+    while (!e) {
         if (z.avail_in == 0 && left) {
             z.avail_in = left > (1u << 30) ? (1u << 30) : (uInt)left;
             left -= z.avail_in;
         }
-        if ((e = dl_buf_reserve(out, 1 << 16))) {
-            snprintf(err, errlen, "expands past the %zu-byte limit", out->cap);
+        z.next_out = buf;
+        z.avail_out = INFLATE_CHUNK;
+        int rc = inflate(&z, Z_NO_FLUSH);
+        size_t got = INFLATE_CHUNK - z.avail_out;
+        if (got && (e = dl_spill_write(out, buf, got))) {
+            snprintf(err, errlen, "%s", out->err);
             break;
         }
-        z.next_out = out->data + out->len;
-        z.avail_out = (uInt)(out->alloc - out->len - 1);
-        int rc = inflate(&z, Z_NO_FLUSH);
-        out->len = (size_t)(z.next_out - out->data);
-        out->data[out->len] = 0;
         if (rc == Z_STREAM_END) {
             /* concatenated gzip members are one stream */
             if (z.avail_in == 0 && left == 0)
@@ -330,54 +353,48 @@ static enum dl_err gunzip(struct dl_cursor in, struct dl_buf *out, char *err, si
             if (inflateReset(&z) != Z_OK) {
                 e = DL_ERR_PARSE;
                 snprintf(err, errlen, "corrupt gzip data");
-                break;
             }
             continue;
         }
         if (rc == Z_BUF_ERROR && z.avail_in == 0 && left == 0) {
             e = DL_ERR_PARSE;
             snprintf(err, errlen, "truncated gzip data");
-            break;
-        }
-        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
             e = DL_ERR_PARSE;
             snprintf(err, errlen, "corrupt gzip data: %s", z.msg ? z.msg : "inflate failed");
-            break;
         }
     }
+    free(buf);
     inflateEnd(&z);
     return e;
 }
 
-static enum dl_err unzstd(struct dl_cursor in, struct dl_buf *out, char *err, size_t errlen)
+static enum dl_err unzstd(struct dl_cursor in, struct dl_spill *out, char *err, size_t errlen)
 {
     ZSTD_DStream *z = ZSTD_createDStream();
-    if (!z)
-        return DL_ERR_NOMEM;
-    enum dl_err e = DL_OK;
+    uint8_t *buf = malloc(INFLATE_CHUNK);
+    enum dl_err e = z && buf ? DL_OK : DL_ERR_NOMEM;
     ZSTD_inBuffer ib = { in.ptr, in.len, 0 };
     size_t rc = 1;
-    while (ib.pos < ib.size || rc != 0) {
-        if ((e = dl_buf_reserve(out, 1 << 17))) {
-            snprintf(err, errlen, "expands past the %zu-byte limit", out->cap);
-            break;
-        }
-        ZSTD_outBuffer ob = { out->data + out->len, out->alloc - out->len - 1, 0 };
+    while (!e && (ib.pos < ib.size || rc != 0)) {
+        ZSTD_outBuffer ob = { buf, INFLATE_CHUNK, 0 };
         size_t before = ib.pos;
         rc = ZSTD_decompressStream(z, &ob, &ib);
-        out->len += ob.pos;
-        out->data[out->len] = 0;
         if (ZSTD_isError(rc)) {
             e = DL_ERR_PARSE;
             snprintf(err, errlen, "corrupt zstd data: %s", ZSTD_getErrorName(rc));
             break;
         }
+        if (ob.pos && (e = dl_spill_write(out, buf, ob.pos))) {
+            snprintf(err, errlen, "%s", out->err);
+            break;
+        }
         if (ib.pos == ib.size && rc != 0 && ob.pos == 0 && before == ib.pos) {
             e = DL_ERR_PARSE;
             snprintf(err, errlen, "truncated zstd data");
-            break;
         }
     }
+    free(buf);
     ZSTD_freeDStream(z);
     return e;
 }
@@ -386,19 +403,24 @@ static enum dl_err decode_compressed(struct dl_decoder *d, const struct place *p
                                      struct dl_cursor bytes, enum dl_format kind, int depth,
                                      const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
-    struct dl_buf out;
+    struct dl_spill out;
+    struct dl_cursor view;
     char err[256] = "";
-    dl_buf_init(&out, d->o.max_expanded);
+    dl_spill_init(&out, (size_t)64 << 20, d->o.max_expanded);
     enum dl_err e = kind == DL_FMT_GZIP ? gunzip(bytes, &out, err, sizeof err) : unzstd(bytes, &out, err, sizeof err);
     if (e == DL_ERR_NOMEM)
         goto out;
+    if (!e && (e = dl_spill_view(&out, &view)))
+        snprintf(err, sizeof err, "%s", out.err);
     if (e) {
         e = skip(sink, st, pl, "cannot decompress (%s): %s", dl_format_name(kind), err);
         goto out;
     }
-    e = decode_bytes(d, pl, dl_format_inner_name(name), dl_buf_cur(&out), depth + 1, sink, st);
+    d->spills[d->nspills++] = &out;
+    e = decode_bytes(d, pl, dl_format_inner_name(name), view, depth + 1, sink, st);
+    d->nspills--;
 out:
-    dl_buf_free(&out);
+    dl_spill_free(&out);
     return e;
 }
 

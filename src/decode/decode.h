@@ -46,7 +46,12 @@ struct dl_decode_stats {
 
 struct dl_decoder;
 
+struct dl_spill;
+
 struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o);
+/* The next object's bytes are the view of this spill (a mapped file, maybe): pages the decoder
+ * has finished with are given back as it goes. NULL for plain memory. */
+void dl_decoder_set_spill(struct dl_decoder *d, struct dl_spill *s);
 void dl_decoder_destroy(struct dl_decoder *d);
 
 /* Decode `bytes` of the object called `source` (used in messages and origins; its last path

@@ -81,7 +81,8 @@ struct dl_jsonfast {
     size_t ws, we;
     uint32_t *idx; /* entry positions relative to ws */
     size_t nidx, idx_cap, cur;
-    uint8_t *blk;    /* per 64-byte block of the window: DL_JSON_BLK_BS / DL_JSON_BLK_NL */
+    uint8_t *blk;    /* per 64-byte block of the window: holds a backslash */
+    uint64_t *nlm;   /* per 64-byte block of the window: its '\n' bytes */
     size_t bs_cap;
     size_t poison;   /* absolute offset where stage 1 saw bad UTF-8 / control bytes */
     size_t nlfree_lo, nlfree_hi; /* the last fast record: known to hold no '\n' */
@@ -97,6 +98,7 @@ struct dl_jsonfast {
     uint8_t *tmp;
     size_t tmp_cap;
     struct fkey kv[2];
+    struct dl_buf kwpre[2]; /* per key attribute: its JSON name and ':{"T":', for key_wire */
 
     struct dl_jsonfast_stats stats;
 };
@@ -132,10 +134,20 @@ enum dl_err dl_jsonfast_new(const uint8_t *p, size_t len, enum dl_jsonrec_mode m
     r->wsize = r->wnormal = WIN_NORMAL;
     r->wmin = WIN_MIN;
     r->poison = SIZE_MAX;
+    dl_buf_init(&r->kwpre[0], 0);
+    dl_buf_init(&r->kwpre[1], 0);
     r->arena = dl_arena_new(0, DL_JSONFAST_ARENA_CAP);
     if (!r->arena) {
         rc = DL_ERR_NOMEM;
         goto out;
+    }
+    for (int k = 0; ks && k < ks->n && k < 2; k++) {
+        const uint8_t sep[6] = { ':', '{', '"', (uint8_t)ks->k[k].type, '"', ':' };
+        if (dl_buf_append_json_str(&r->kwpre[k], ks->k[k].name, ks->k[k].name_len) ||
+            dl_buf_append(&r->kwpre[k], sep, sizeof sep)) {
+            rc = DL_ERR_NOMEM;
+            goto out;
+        }
     }
     *out = r;
     r = NULL;
@@ -150,8 +162,11 @@ void dl_jsonfast_destroy(struct dl_jsonfast *r)
         return;
     dl_arena_destroy(r->scratch);
     dl_arena_destroy(r->arena);
+    dl_buf_free(&r->kwpre[0]);
+    dl_buf_free(&r->kwpre[1]);
     free(r->idx);
     free(r->blk);
+    free(r->nlm);
     free(r->names);
     free(r->htab);
     free(r->tmp);
@@ -211,18 +226,23 @@ static bool build_window(struct dl_jsonfast *r, size_t s, size_t size)
         if (!n)
             return false;
         r->blk = n;
+        uint64_t *m = realloc(r->nlm, need_bs * sizeof *m);
+        if (!m)
+            return false;
+        r->nlm = m;
         r->bs_cap = need_bs;
     }
     struct dl_json_s1 st;
     memset(&st, 0, sizeof st);
     size_t err = SIZE_MAX;
-    size_t n = r->kern->stage1(r->p + s, nfull, &st, r->idx, 0, r->blk, &err);
+    size_t n = r->kern->stage1(r->p + s, nfull, &st, r->idx, 0, r->blk, r->nlm, &err);
     if (tail) {
         uint8_t blk[64];
         memset(blk, ' ', sizeof blk);
         memcpy(blk, r->p + s + 64 * nfull, tail);
         size_t e2 = SIZE_MAX;
-        n += r->kern->stage1(blk, 1, &st, r->idx + n, (uint32_t)(64 * nfull), r->blk + nfull, &e2);
+        n += r->kern->stage1(blk, 1, &st, r->idx + n, (uint32_t)(64 * nfull), r->blk + nfull, r->nlm + nfull,
+                             &e2);
         if (err == SIZE_MAX && e2 != SIZE_MAX)
             err = 64 * nfull + e2;
     }
@@ -242,6 +262,10 @@ static bool build_window(struct dl_jsonfast *r, size_t s, size_t size)
 
 enum walk_rc { W_OK, W_BAIL, W_MORE };
 
+#define SWAR_30 0x3030303030303030ULL
+#define SWAR_7F 0x7F7F7F7F7F7F7F7FULL
+#define SWAR_80 0x8080808080808080ULL
+
 static inline bool is_ws(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -260,53 +284,68 @@ static inline __attribute__((always_inline)) bool has_backslash(const uint8_t *p
     if (to <= from)
         return false;
     size_t b0 = (from - base) >> 6, b1 = (to - 1 - base) >> 6;
-    if (!((bsf[b0] | bsf[b1]) & DL_JSON_BLK_BS))
+    if (!(bsf[b0] | bsf[b1]))
         for (size_t b = b0 + 1;; b++) {
             if (b >= b1)
                 return false;
-            if (bsf[b] & DL_JSON_BLK_BS)
+            if (bsf[b])
                 break;
         }
     return memchr(p + from, '\\', to - from) != NULL;
 }
 
-/* A hash of a member name s[0..n). wide: 8 bytes may be read from s (and before s + n). */
-/* Is p[s..e) (inside the window) free of '\n'? Only blocks flagged by stage 1 are searched. */
+/* The '\n' bytes of window block b that lie in [s, e) (absolute offsets). */
+static inline uint64_t nl_bits(const struct dl_jsonfast *r, size_t b, size_t s, size_t e)
+{
+    size_t lo = r->ws + 64 * b;
+    uint64_t m = r->nlm[b];
+    if (s > lo)
+        m &= ~0ULL << (s - lo);
+    if (e < lo + 64)
+        m &= (1ULL << (e - lo)) - 1;
+    return m;
+}
+
+/* Is p[s..e) (inside the window) free of '\n'? */
 static bool nl_free(const struct dl_jsonfast *r, size_t s, size_t e)
 {
     if (e <= s)
         return true;
     size_t b0 = (s - r->ws) >> 6, b1 = (e - 1 - r->ws) >> 6;
-    for (size_t b = b0; b <= b1; b++) {
-        if (!(r->blk[b] & DL_JSON_BLK_NL))
-            continue;
-        size_t lo = r->ws + 64 * b, hi = lo + 64;
-        if (lo < s)
-            lo = s;
-        if (hi > e)
-            hi = e;
-        if (memchr(r->p + lo, '\n', hi - lo))
+    for (size_t b = b0; b <= b1; b++)
+        if (nl_bits(r, b, s, e))
             return false;
-    }
     return true;
 }
 
+/* A cheap hash of a member name s[0..n): its first 8 bytes and its length (enough for the
+ * Bloom filter of small objects; names_dup rehashes fully). wide: 8 bytes may be read at s. */
 static inline uint64_t name_hash(const uint8_t *s, size_t n, bool wide)
 {
-    uint64_t a = 0, b = 0;
+    uint64_t a = 0;
     if (wide) {
         memcpy(&a, s, 8);
         if (n < 8)
             a &= (1ULL << (8 * n)) - 1;
-        else
-            memcpy(&b, s + n - 8, 8);
     } else {
         for (size_t i = 0; i < n && i < 8; i++)
             a |= (uint64_t)s[i] << (8 * i);
-        if (n >= 8)
-            memcpy(&b, s + n - 8, 8);
     }
-    uint64_t h = (a ^ (uint64_t)n << 59) * 0x9E3779B97F4A7C15ULL ^ b * 0xC2B2AE3D27D4EB4FULL;
+    return (a ^ (uint64_t)n << 56 ^ (uint64_t)n) * 0x9E3779B97F4A7C15ULL;
+}
+
+static inline uint64_t name_hash_full(const uint8_t *s, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+    }
+    for (; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001B3ULL;
     return h ^ (h >> 29);
 }
 
@@ -340,7 +379,7 @@ static bool names_dup(struct dl_jsonfast *r, const struct name *v, size_t m)
     }
     memset(r->htab, 0, cap * sizeof *r->htab);
     for (size_t i = 0; i < m; i++) {
-        size_t s = (size_t)v[i].h & (cap - 1);
+        size_t s = (size_t)name_hash_full(v[i].p, v[i].len) & (cap - 1);
         while (r->htab[s]) {
             if (name_eq(&v[r->htab[s] - 1], &v[i]))
                 return true;
@@ -394,6 +433,19 @@ static size_t put_utf8(uint8_t *o, uint32_t cp)
     return 4;
 }
 
+/* Bytes of the 8 at q that are '"', '\\' or below 0x20 (high bit of each such byte). */
+static inline uint64_t swar_special(const uint8_t *q)
+{
+    uint64_t v;
+    memcpy(&v, q, 8);
+    uint64_t a = v ^ 0x2222222222222222ULL, b = v ^ 0x5C5C5C5C5C5C5C5CULL;
+    /* zero bytes of a or b, and bytes < 0x20, exactly (no borrow between bytes) */
+    uint64_t za = ~(((a & SWAR_7F) + SWAR_7F) | a) & SWAR_80;
+    uint64_t zb = ~(((b & SWAR_7F) + SWAR_7F) | b) & SWAR_80;
+    uint64_t lt = ~(((v & SWAR_7F) + 0x6060606060606060ULL) | v) & SWAR_80;
+    return za | zb | lt;
+}
+
 /* Decode the escaped string body s[0..n) into r->tmp, accepting exactly what json.c's
  * scan_string accepts (stage 1 already checked control bytes and UTF-8). -1: decline. */
 static ptrdiff_t unescape(struct dl_jsonfast *r, const uint8_t *s, size_t n)
@@ -411,13 +463,25 @@ static ptrdiff_t unescape(struct dl_jsonfast *r, const uint8_t *s, size_t n)
     uint8_t *o = r->tmp;
     size_t i = 0;
     while (i < n) {
-        const uint8_t *bs = memchr(s + i, '\\', n - i);
-        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
-        if (memchr(s + i, '"', run))
-            return -1;
-        memcpy(o, s + i, run);
-        o += run;
-        i += run;
+        /* copy up to the next backslash ('"' and control bytes cannot occur: see above) */
+        while (i + 8 <= n) {
+            uint64_t m = swar_special(s + i);
+            if (m) {
+                size_t k = (size_t)__builtin_ctzll(m) >> 3;
+                memcpy(o, s + i, k);
+                o += k;
+                i += k;
+                break;
+            }
+            memcpy(o, s + i, 8);
+            o += 8;
+            i += 8;
+        }
+        while (i < n && s[i] != '\\') {
+            if (s[i] == '"')
+                return -1;
+            *o++ = s[i++];
+        }
         if (i >= n)
             break;
         if (i + 1 >= n)
@@ -460,8 +524,22 @@ static uint8_t *put_json_str(uint8_t *o, const uint8_t *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t m = swar_special(s + i);
+            if (!m) {
+                memcpy(o, s + i, 8);
+                o += 8;
+                i += 8;
+                continue;
+            }
+            size_t k = (size_t)__builtin_ctzll(m) >> 3;
+            memcpy(o, s + i, k);
+            o += k;
+            i += k;
+        }
+        uint8_t c = s[i++];
         if (c == '"' || c == '\\') {
             *o++ = '\\';
             *o++ = c;
@@ -489,10 +567,12 @@ static uint8_t *put_json_str(uint8_t *o, const uint8_t *s, size_t n)
     return o;
 }
 
-/* Copy n bytes; may read and write up to 15 bytes past the end (the caller checks both). */
+/* Copy n bytes; may read and write up to 31 bytes past the end (the caller checks both). */
 static inline void copy16(uint8_t *d, const uint8_t *s, size_t n)
 {
-    for (size_t i = 0; i < n; i += 16)
+    memcpy(d, s, 16);
+    memcpy(d + 16, s + 16, 16);
+    for (size_t i = 32; i < n; i += 16)
         memcpy(d + i, s + i, 16);
 }
 
@@ -505,41 +585,56 @@ struct numscan {
     bool dyn_ok;
 };
 
-static bool scan_number(const uint8_t *p, size_t v, size_t bound, struct numscan *ns)
+/* The run of ASCII digits at p[i..] (stopping at bound, reading at most to len): returns its
+ * end; k counts digits across calls, *first / *last get the positions (in k) of the first and
+ * last non-zero digits. Eight bytes at a time: a byte is a digit when (c ^ '0') < 10. */
+static inline __attribute__((always_inline)) size_t digit_run(const uint8_t *p, size_t i, size_t bound, size_t len,
+                                                              size_t *k, size_t *first, size_t *last)
+{
+    while (i + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t t = x ^ SWAR_30;
+        uint64_t nd = (((t & SWAR_7F) + 0x7676767676767676ULL) | t) & SWAR_80; /* not a digit */
+        uint64_t in = nd ? ((nd & (0 - nd)) >> 7) - 1 : ~0ULL;                  /* bytes of the run */
+        uint64_t nz = (((t & SWAR_7F) + SWAR_7F) | t) & SWAR_80 & in;             /* non-zero digits */
+        size_t run = nd ? (size_t)__builtin_ctzll(nd) >> 3 : 8;
+        if (nz) {
+            if (*first == SIZE_MAX)
+                *first = *k + ((size_t)__builtin_ctzll(nz) >> 3);
+            *last = *k + ((size_t)(63 - __builtin_clzll(nz)) >> 3);
+        }
+        i += run;
+        *k += run;
+        if (run < 8)
+            return i;
+    }
+    while (i < bound && is_digit(p[i])) {
+        if (p[i] != '0') {
+            if (*first == SIZE_MAX)
+                *first = *k;
+            *last = *k;
+        }
+        i++;
+        (*k)++;
+    }
+    return i;
+}
+
+static inline __attribute__((always_inline)) bool scan_number(const uint8_t *p, size_t v, size_t bound, size_t len,
+                                                              struct numscan *ns)
 {
     size_t i = v;
     if (p[i] == '-')
         i++;
-    if (i >= bound || !is_digit(p[i]))
-        return false;
-    /* k counts the digits of int + frac; first/last: positions of the outer non-zero ones */
-    size_t k = 0, first = SIZE_MAX, last = 0;
-    if (p[i] == '0') {
-        i++;
-        k = 1;
-        if (i < bound && is_digit(p[i]))
-            return false;
-    } else {
-        first = 0;
-        while (i < bound && is_digit(p[i])) {
-            if (p[i] != '0')
-                last = k;
-            i++;
-            k++;
-        }
-    }
+    size_t is = i, k = 0, first = SIZE_MAX, last = 0;
+    i = digit_run(p, i, bound, len, &k, &first, &last);
     size_t nint = k;
+    if (nint == 0 || (p[is] == '0' && nint > 1))
+        return false; /* no digit, or a leading zero */
     if (i < bound && p[i] == '.') {
         size_t fs = ++i;
-        while (i < bound && is_digit(p[i])) {
-            if (p[i] != '0') {
-                if (first == SIZE_MAX)
-                    first = k;
-                last = k;
-            }
-            i++;
-            k++;
-        }
+        i = digit_run(p, i, bound, len, &k, &first, &last);
         if (i == fs)
             return false;
     }
@@ -562,7 +657,7 @@ static bool scan_number(const uint8_t *p, size_t v, size_t bound, struct numscan
         if (xneg)
             x = -x;
     }
-    if (i != bound && !is_ws(p[i]))
+    if (i > bound || (i != bound && !is_ws(p[i])))
         return false;
     ns->end = i;
     if (first == SIZE_MAX) { /* zero */
@@ -582,6 +677,8 @@ static bool scan_number(const uint8_t *p, size_t v, size_t bound, struct numscan
 static inline size_t closing_quote(const uint8_t *p, size_t a, size_t c)
 {
     size_t z = c - 1;
+    if (p[z] == '"')
+        return z > a ? z : 0;
     while (z > a && is_ws(p[z]))
         z--;
     return z > a && p[z] == '"' ? z : 0;
@@ -596,62 +693,62 @@ static bool out_grow(struct dl_buf *b, size_t used, size_t need, size_t size)
     return dl_buf_reserve(b, need + 4096) == DL_OK;
 }
 
-static void key_part(struct dl_buf *key, char type, const void *p, size_t len, enum dl_err *e)
-{
-    uint8_t hdr[5] = { (uint8_t)type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                       (uint8_t)len };
-    if (!*e)
-        *e = dl_buf_append(key, hdr, 5);
-    if (!*e)
-        *e = dl_buf_append(key, p, len);
-}
 
-/* it->key and it->key_wire as item.c's finish_keys builds them. */
+/* it->key and it->key_wire as item.c's finish_keys builds them. In the fast path every key
+ * text is free of bytes that JSON escapes (an escape-free string body, or a number). */
 static bool finish_keys(struct dl_jsonfast *r, struct dl_item *it)
 {
     const struct dl_key_schema *ks = r->ks;
     if (!ks || ks->n == 0)
         return true;
-    for (int k = 0; k < ks->n; k++)
-        if (!r->kv[k].found)
+    size_t klen = 0, wlen = 2;
+    for (int k = 0; k < ks->n; k++) {
+        const struct fkey *kv = &r->kv[k];
+        if (!kv->found)
             return false;
-    enum dl_err e = dl_buf_append_byte(&it->key_wire, '{');
-    for (int k = 0; !e && k < ks->n; k++) {
+        char t = ks->k[k].type;
+        klen += 5 + (t == 'N' ? kv->canon_len : kv->len);
+        wlen += 1 + r->kwpre[k].len + 3 + (t == 'B' ? (kv->len + 2) / 3 * 4 : kv->len);
+    }
+    if (dl_buf_reserve(&it->key, klen) || dl_buf_reserve(&it->key_wire, wlen))
+        return false;
+    uint8_t *kp = it->key.data + it->key.len, *wp = it->key_wire.data + it->key_wire.len;
+    *wp++ = '{';
+    for (int k = 0; k < ks->n; k++) {
         const struct fkey *kv = &r->kv[k];
         char t = ks->k[k].type;
+        const uint8_t *kb = t == 'N' ? (const uint8_t *)kv->canon : kv->raw;
+        size_t kl = t == 'N' ? kv->canon_len : kv->len;
+        kp[0] = (uint8_t)t;
+        kp[1] = (uint8_t)(kl >> 24);
+        kp[2] = (uint8_t)(kl >> 16);
+        kp[3] = (uint8_t)(kl >> 8);
+        kp[4] = (uint8_t)kl;
+        memcpy(kp + 5, kb, kl);
+        kp += 5 + kl;
         if (k > 0)
-            e = dl_buf_append_byte(&it->key_wire, ',');
-        if (!e)
-            e = dl_buf_append_json_str(&it->key_wire, ks->k[k].name, ks->k[k].name_len);
-        if (!e) {
-            const uint8_t sep[6] = { ':', '{', '"', (uint8_t)t, '"', ':' };
-            e = dl_buf_append(&it->key_wire, sep, sizeof sep);
-        }
-        if (e)
-            break;
-        if (t == 'N') {
-            key_part(&it->key, t, kv->canon, kv->canon_len, &e);
-            if (!e)
-                e = dl_buf_append_json_str(&it->key_wire, kv->raw, kv->len);
-        } else if (t == 'S') {
-            key_part(&it->key, t, kv->raw, kv->len, &e);
-            if (!e)
-                e = dl_buf_append_json_str(&it->key_wire, kv->raw, kv->len);
+            *wp++ = ',';
+        memcpy(wp, r->kwpre[k].data, r->kwpre[k].len);
+        wp += r->kwpre[k].len;
+        *wp++ = '"';
+        if (t == 'B') {
+            it->key_wire.len = (size_t)(wp - it->key_wire.data);
+            if (dl_buf_append_base64(&it->key_wire, kv->raw, kv->len))
+                return false;
+            wp = it->key_wire.data + it->key_wire.len;
         } else {
-            key_part(&it->key, t, kv->raw, kv->len, &e);
-            if (!e)
-                e = dl_buf_append_byte(&it->key_wire, '"');
-            if (!e)
-                e = dl_buf_append_base64(&it->key_wire, kv->raw, kv->len);
-            if (!e)
-                e = dl_buf_append_byte(&it->key_wire, '"');
+            memcpy(wp, kv->raw, kv->len);
+            wp += kv->len;
         }
-        if (!e)
-            e = dl_buf_append_byte(&it->key_wire, '}');
+        *wp++ = '"';
+        *wp++ = '}';
     }
-    if (!e)
-        e = dl_buf_append_byte(&it->key_wire, '}');
-    return e == DL_OK;
+    *wp++ = '}';
+    it->key.len = (size_t)(kp - it->key.data);
+    it->key.data[it->key.len] = 0;
+    it->key_wire.len = (size_t)(wp - it->key_wire.data);
+    it->key_wire.data[it->key_wire.len] = 0;
+    return true;
 }
 
 /* ======================================================================== stage 2: the walk */
@@ -670,26 +767,28 @@ struct frame {
 /* Write the item for the object whose '{' is at s (the index's entry r->cur or later).
  * W_OK: it holds the item, *endp is just past the closing '}'. W_BAIL: the scalar path must
  * decide. W_MORE: the record runs past the window. */
-static enum walk_rc walk(struct dl_jsonfast *r, size_t s, struct dl_item *it, size_t *endp)
+static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfast *r, size_t s_abs,
+                                                               struct dl_item *it, size_t *endp, const bool ddb)
 {
-    const uint8_t *p = r->p;
+    /* positions are relative to the window start: p[x] is input byte ws + x */
+    const uint8_t *p = r->p + r->ws;
     const uint32_t *ix = r->idx;
     const uint8_t *bsf = r->blk;
-    const size_t base = r->ws, n = r->nidx, len = r->len;
+    const size_t base = 0, n = r->nidx, len = r->len - r->ws, s = s_abs - r->ws;
     struct name *names = r->names;
     size_t names_cap = r->names_cap;
     const bool at_end = r->we == r->len;
-    const bool ddb = r->kind == DL_JSONFAST_DDB;
     const struct dl_key_schema *ks = r->ks;
     const int nkeys = ks ? ks->n : 0;
+    const size_t klen0 = nkeys > 0 ? ks->k[0].name_len : SIZE_MAX, klen1 = nkeys > 1 ? ks->k[1].name_len : SIZE_MAX;
     size_t j = r->cur;
-    while (j < n && base + ix[j] < s)
+    while (j < n && ix[j] < s)
         j++;
     r->cur = j;
-    if (j >= n || base + ix[j] != s)
+    if (j >= n || ix[j] != s)
         return at_end ? W_BAIL : W_MORE;
 
-#define POS(k) (base + ix[k])
+#define POS(k) ((size_t)ix[k])
 #define NEED_ENTRY(k)                                                                          \
     do {                                                                                       \
         if ((k) >= n)                                                                          \
@@ -720,10 +819,11 @@ static enum walk_rc walk(struct dl_jsonfast *r, size_t s, struct dl_item *it, si
     struct frame fr[DL_ITEM_MAX_DEPTH + 2];
     int d = 0;
     int keyk = -1;
-    fr[0].arr = false;
-    fr[0].cnt = 0;
-    fr[0].names0 = 0;
-    fr[0].seen = 0;
+    /* the open container's state lives in locals; fr[] keeps the enclosing ones */
+    bool c_arr = false;
+    uint32_t c_cnt = 0;
+    size_t c_names0 = 0;
+    uint64_t c_seen = 0;
     ENSURE(64);
     *o++ = '{';
     j++;
@@ -743,8 +843,22 @@ member: {
     if (!z)
         goto bail;
     size_t nlen = z - a - 1;
-    if (has_backslash(p, bsf, base, a + 1, z))
-        goto bail; /* escaped names: compare and quote them the scalar way */
+    uint64_t h;
+    if (nlen <= 8 && a + 9 <= len) {
+        /* short names (most): one load gives the hash and the backslash check */
+        uint64_t w;
+        memcpy(&w, p + a + 1, 8);
+        w &= nlen == 8 ? ~0ULL : (1ULL << (8 * nlen)) - 1;
+        uint64_t x = w ^ 0x5C5C5C5C5C5C5C5CULL;
+        uint64_t in = nlen == 8 ? ~0ULL : (1ULL << (8 * nlen)) - 1;
+        if (~(((x & SWAR_7F) + SWAR_7F) | x) & SWAR_80 & in)
+            goto bail; /* escaped names: compare and quote them the scalar way */
+        h = (w ^ (uint64_t)nlen << 56 ^ (uint64_t)nlen) * 0x9E3779B97F4A7C15ULL;
+    } else {
+        if (has_backslash(p, bsf, base, a + 1, z))
+            goto bail;
+        h = name_hash(p + a + 1, nlen, z + 8 <= len);
+    }
     if (nn == names_cap) {
         size_t cap = names_cap ? 2 * names_cap : 256;
         struct name *nv = cap <= NAMES_MAX ? realloc(names, cap * sizeof *nv) : NULL;
@@ -754,15 +868,14 @@ member: {
         r->names_cap = names_cap = cap;
     }
     {
-        uint64_t h = name_hash(p + a + 1, nlen, z + 8 <= len);
-        if (fr[d].cnt < DUP_SCAN_MAX) {
+        if (c_cnt < DUP_SCAN_MAX) {
             uint64_t bit = 1ULL << (h >> 58);
-            if (fr[d].seen & bit) {
-                for (size_t q = fr[d].names0; q < nn; q++)
+            if (c_seen & bit) {
+                for (size_t q = c_names0; q < nn; q++)
                     if (names[q].h == h && names[q].len == nlen && memcmp(names[q].p, p + a + 1, nlen) == 0)
                         goto bail; /* a duplicate name: item.c's "last one wins" is the scalar path's */
             }
-            fr[d].seen |= bit;
+            c_seen |= bit;
         }
         names[nn].p = p + a + 1;
         names[nn].len = nlen;
@@ -774,18 +887,17 @@ member: {
         if (nlen == 0 || nlen > DL_ATTR_NAME_MAX)
             goto bail;
         size += nlen;
-        for (int k = 0; k < nkeys; k++)
-            if (ks->k[k].name_len == nlen && memcmp(ks->k[k].name, p + a + 1, nlen) == 0) {
-                keyk = k;
-                break;
-            }
+        if (nlen == klen0 && memcmp(ks->k[0].name, p + a + 1, nlen) == 0)
+            keyk = 0;
+        else if (nlen == klen1 && memcmp(ks->k[1].name, p + a + 1, nlen) == 0)
+            keyk = 1;
     } else {
         if (nlen > DL_ATTR_NAME_MAX)
             goto bail;
         size += 1 + nlen;
     }
     ENSURE(nlen + 40);
-    if (fr[d].cnt++)
+    if (c_cnt++)
         *o++ = ',';
     if (z + 32 <= len)
         copy16(o, p + a, nlen + 2);
@@ -802,8 +914,6 @@ member: {
 value: {
     /* j: the first entry of a value at level d + 1 */
     NEED_ENTRY(j);
-    if (d + 1 > DL_ITEM_MAX_DEPTH)
-        goto bail;
     size_t v = POS(j);
     uint8_t ch = p[v];
     if (ddb) {
@@ -834,7 +944,7 @@ value: {
             if (!zz || has_backslash(p, bsf, base, v + 1, zz))
                 goto bail;
             struct numscan ns;
-            if (!scan_number(p, v + 1, zz, &ns) || ns.end != zz || !ns.dyn_ok)
+            if (!scan_number(p, v + 1, zz, len, &ns) || ns.end != zz || !ns.dyn_ok)
                 goto bail;
             size_t tlen = zz - v - 1;
             size += ns.size;
@@ -879,17 +989,39 @@ value: {
         }
         goto bail; /* B, SS, NS, BS, unknown types: the scalar path */
     }
-    switch (ch) {
-    case '"':
+    if (ch == '"')
         goto string_value;
-    case '{':
+    if (ch == '-' || is_digit(ch)) {
+        size_t bound;
+        if (j + 1 < n)
+            bound = POS(j + 1);
+        else if (at_end)
+            bound = len;
+        else
+            goto more;
+        struct numscan ns;
+        if (!scan_number(p, v, bound, len, &ns) || !ns.dyn_ok)
+            goto bail;
+        size_t tlen = ns.end - v;
+        size += ns.size;
+        ENSURE(tlen + 48);
+        PUT("{\"N\":\"");
+        if (ns.end + 32 <= len)
+            copy16(o, p + v, tlen);
+        else
+            memcpy(o, p + v, tlen);
+        o += tlen;
+        PUT("\"}");
+        j++;
+        goto after_value;
+    }
+    if (ch == '{')
         goto open_object;
-    case '[':
+    if (ch == '[')
         goto open_array;
-    case 't':
-    case 'f':
+    if (ch == 't' || ch == 'f')
         goto literal;
-    case 'n': {
+    if (ch == 'n') {
         size_t bound;
         if (j + 1 < n)
             bound = POS(j + 1);
@@ -905,33 +1037,7 @@ value: {
         j++;
         goto after_value;
     }
-    default: {
-        if (ch != '-' && !is_digit(ch))
-            goto bail;
-        size_t bound;
-        if (j + 1 < n)
-            bound = POS(j + 1);
-        else if (at_end)
-            bound = len;
-        else
-            goto more;
-        struct numscan ns;
-        if (!scan_number(p, v, bound, &ns) || !ns.dyn_ok)
-            goto bail;
-        size_t tlen = ns.end - v;
-        size += ns.size;
-        ENSURE(tlen + 48);
-        PUT("{\"N\":\"");
-        if (ns.end + 16 <= len)
-            copy16(o, p + v, tlen);
-        else
-            memcpy(o, p + v, tlen);
-        o += tlen;
-        PUT("\"}");
-        j++;
-        goto after_value;
-    }
-    }
+    goto bail;
 }
 
 string_value: {
@@ -1000,33 +1106,43 @@ open_object:
     size += 3;
     ENSURE(16);
     PUT("{\"M\":{");
+    fr[d].arr = c_arr;
+    fr[d].cnt = c_cnt;
+    fr[d].names0 = c_names0;
+    fr[d].seen = c_seen;
     d++;
-    fr[d].arr = false;
-    fr[d].cnt = 0;
-    fr[d].names0 = nn;
-    fr[d].seen = 0;
+    c_arr = false;
+    c_cnt = 0;
+    c_names0 = nn;
+    c_seen = 0;
     j++;
     NEED_ENTRY(j);
     if (p[POS(j)] == '}') {
         j++;
         goto obj_close;
     }
+    if (d >= DL_ITEM_MAX_DEPTH)
+        goto bail; /* members at level d + 1 > 32: item.c's depth error */
     goto member;
 
 open_array:
     size += 3;
     ENSURE(16);
     PUT("{\"L\":[");
+    fr[d].arr = c_arr;
+    fr[d].cnt = c_cnt;
+    fr[d].names0 = c_names0;
+    fr[d].seen = c_seen;
     d++;
-    fr[d].arr = true;
-    fr[d].cnt = 1;
-    fr[d].names0 = nn;
+    c_arr = true;
     j++;
     NEED_ENTRY(j);
     if (p[POS(j)] == ']') {
         j++;
         goto arr_close;
     }
+    if (d >= DL_ITEM_MAX_DEPTH)
+        goto bail; /* elements at level d + 1 > 32: item.c's depth error */
     size += 1;
     goto value;
 
@@ -1041,7 +1157,7 @@ ddb_close:
 after_value: {
     NEED_ENTRY(j);
     uint8_t c = p[POS(j)];
-    if (fr[d].arr) {
+    if (c_arr) {
         if (c == ',') {
             size += 1;
             ENSURE(8);
@@ -1071,14 +1187,18 @@ arr_close:
     ENSURE(8);
     PUT("]}");
     d--;
+    c_arr = fr[d].arr;
+    c_cnt = fr[d].cnt;
+    c_names0 = fr[d].names0;
+    c_seen = fr[d].seen;
     if (ddb)
         goto ddb_close;
     goto after_value;
 
 obj_close:
-    if (fr[d].cnt > DUP_SCAN_MAX && names_dup(r, names + fr[d].names0, nn - fr[d].names0))
+    if (c_cnt > DUP_SCAN_MAX && names_dup(r, names + c_names0, nn - c_names0))
         goto bail;
-    nn = fr[d].names0;
+    nn = c_names0;
     ENSURE(8);
     if (d == 0) {
         *o++ = '}';
@@ -1086,6 +1206,10 @@ obj_close:
     }
     PUT("}}");
     d--;
+    c_arr = fr[d].arr;
+    c_cnt = fr[d].cnt;
+    c_names0 = fr[d].names0;
+    c_seen = fr[d].seen;
     if (ddb)
         goto ddb_close;
     goto after_value;
@@ -1133,7 +1257,7 @@ key_value: {
         else
             goto more;
         struct numscan ns;
-        if (!scan_number(p, v, bound, &ns))
+        if (!scan_number(p, v, bound, len, &ns))
             goto bail;
         text = p + v;
         tlen = ns.end - v;
@@ -1150,18 +1274,20 @@ key_value: {
         kv->canon_len = dl_num_format_canonical(&ni, kv->canon);
         size += dl_num_size(&ni);
         ENSURE(tlen + 48);
-        PUT("{\"N\":");
-        o = put_json_str(o, text, tlen);
-        *o++ = '}';
+        PUT("{\"N\":\"");
+        memcpy(o, text, tlen); /* a valid number: nothing to escape */
+        o += tlen;
+        PUT("\"}");
     } else if (type == 'S' || type == 'B') {
         if (tlen == 0 || tlen > (keyk == 0 ? DL_KEY_HASH_MAX : DL_KEY_RANGE_MAX))
             goto bail;
         size += tlen;
         if (type == 'S') {
-            ENSURE(6 * tlen + 48);
-            PUT("{\"S\":");
-            o = put_json_str(o, text, tlen);
-            *o++ = '}';
+            ENSURE(tlen + 48);
+            PUT("{\"S\":\"");
+            memcpy(o, text, tlen); /* an escape-free string body or a number */
+            o += tlen;
+            PUT("\"}");
         } else {
             ENSURE(tlen / 3 * 4 + 48);
             wb->len = (size_t)(o - wb->data);
@@ -1192,7 +1318,7 @@ done:
         goto bail;
     it->size = size;
     r->cur = j;
-    *endp = POS(j - 1) + 1;
+    *endp = r->ws + POS(j - 1) + 1;
     return W_OK;
 
 more:
@@ -1211,6 +1337,18 @@ bail:
 #undef PUT
 }
 
+static __attribute__((noinline)) enum walk_rc walk_plain(struct dl_jsonfast *r, size_t s, struct dl_item *it,
+                                                          size_t *endp)
+{
+    return walk(r, s, it, endp, false);
+}
+
+static __attribute__((noinline)) enum walk_rc walk_ddb(struct dl_jsonfast *r, size_t s, struct dl_item *it,
+                                                        size_t *endp)
+{
+    return walk(r, s, it, endp, true);
+}
+
 /* lim value meaning "the end of the line the value starts on" (NDJSON), found only if needed */
 #define LIM_LINE SIZE_MAX
 
@@ -1226,7 +1364,7 @@ static bool fast_record(struct dl_jsonfast *r, struct dl_item *it, size_t s, siz
                 return false;
         }
         size_t end = 0;
-        enum walk_rc rc = walk(r, s, it, &end);
+        enum walk_rc rc = r->kind == DL_JSONFAST_DDB ? walk_ddb(r, s, it, &end) : walk_plain(r, s, it, &end);
         if (rc == W_OK) {
             bool nlf = nl_free(r, s, end);
             if (lim == LIM_LINE ? !nlf : end > lim)
@@ -1270,6 +1408,22 @@ static void locate(struct dl_jsonfast *r, size_t off, uint64_t *line, uint64_t *
     }
     if (r->lc_off >= r->nlfree_lo && off <= r->nlfree_hi) {
         /* inside the record stage 2 just read: no line break to count */
+        r->lc_off = off;
+        *line = r->lc_line;
+        *col = off - r->lc_ls + 1;
+        return;
+    }
+    if (r->nlm && r->lc_off >= r->ws && off <= r->we && off > r->lc_off) {
+        /* stage 1's newline masks */
+        size_t b0 = (r->lc_off - r->ws) >> 6, b1 = (off - 1 - r->ws) >> 6;
+        for (size_t b = b0; b <= b1; b++) {
+            uint64_t m = nl_bits(r, b, r->lc_off, off);
+            if (m) {
+                r->lc_ls = r->ws + 64 * b + 64 - (size_t)__builtin_clzll(m);
+                for (; m; m &= m - 1) /* few newlines per block: cheaper than a popcount call */
+                    r->lc_line++;
+            }
+        }
         r->lc_off = off;
         *line = r->lc_line;
         *col = off - r->lc_ls + 1;

@@ -176,6 +176,139 @@ static enum dl_err report(struct enc *st, enum dl_err e, struct dl_pos_err *why)
 
 /* ---------------------------------------------------------------- output */
 
+/* True when p[0..n) needs neither JSON escaping nor UTF-8 validation: no byte below 0x20,
+ * no '"', no '\\', none above 0x7F. Eight bytes at a time (exact "any byte" tests). */
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t load32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+static inline bool plain_ascii(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    /* overlapping loads cover the tail (a byte looked at twice does no harm to an "any" test);
+     * assembling it byte by byte through memory would stall the load that follows */
+    if (n >= 8) {
+        for (; i + 8 < n; i += 8) {
+            w = load64(p + i);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            acc |= w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        }
+        w = load64(p + n - 8);
+    } else if (n >= 4) {
+        w = load32(p) | load32(p + n - 4) << 32;
+    } else {
+        w = ones * 'a';
+        if (n)
+            w = (w & ~0xFFFFFFull) | p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+    }
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    acc |= w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    return (acc & highs) == 0;
+}
+
+/* Bits at the bytes of w that JSON must escape (the lowest one is exact; bits above a hit
+ * may be spurious). */
+static inline uint64_t escape_bits(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
+
+/* p[0..n), valid UTF-8, as the body of a JSON string at o, exactly as
+ * dl_buf_append_json_str writes it; o needs 6 * n bytes. Returns the bytes written. */
+static size_t escape_into(uint8_t *o, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t *start = o;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        for (;;) {
+            if (j + 8 <= n) {
+                uint64_t m = escape_bits(load64(p + j));
+                if (m) {
+                    j += (size_t)__builtin_ctzll(m) / 8;
+                    break;
+                }
+                j += 8;
+                continue;
+            }
+            while (j < n && p[j] >= 0x20 && p[j] != '"' && p[j] != '\\')
+                j++;
+            break;
+        }
+        memcpy(o, p + i, j - i);
+        o += j - i;
+        if (j >= n)
+            break;
+        uint8_t c = p[j];
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            o[0] = 'u';
+            o[1] = '0';
+            o[2] = '0';
+            o[3] = (uint8_t)hex[c >> 4];
+            o[4] = (uint8_t)hex[c & 15];
+            o += 5;
+        }
+        i = j + 1;
+    }
+    return (size_t)(o - start);
+}
+
+/* dl_buf_append_json_str, with the common case (nothing to escape) in one copy. */
+static enum dl_err append_json_str(struct dl_buf *b, const uint8_t *p, size_t n)
+{
+    if (!plain_ascii(p, n)) {
+        /* the worst case (6 bytes a byte) may not fit under the cap when the text does */
+        if (n > (b->cap - b->len) / 6)
+            return dl_buf_append_json_str(b, p, n);
+        enum dl_err e = dl_buf_reserve(b, 6 * n + 2);
+        if (e)
+            return e == DL_ERR_TOO_LARGE ? dl_buf_append_json_str(b, p, n) : e;
+        uint8_t *o = b->data + b->len;
+        o[0] = '"';
+        size_t k = escape_into(o + 1, p, n);
+        o[k + 1] = '"';
+        o[k + 2] = 0;
+        b->len += k + 2;
+        return DL_OK;
+    }
+    enum dl_err e = dl_buf_reserve(b, n + 2);
+    if (e)
+        return e;
+    uint8_t *o = b->data + b->len;
+    o[0] = '"';
+    if (n)
+        memcpy(o + 1, p, n);
+    o[n + 1] = '"';
+    o[n + 2] = 0;
+    b->len += n + 2;
+    return DL_OK;
+}
+
+
 static void grow(struct enc *st, size_t n)
 {
     st->size += n;
@@ -191,7 +324,7 @@ static enum dl_err put(struct enc *st, const void *p, size_t n)
     return e ? buf_fail(st, e) : DL_OK;
 }
 
-static enum dl_err put_s(struct enc *st, const char *s)
+static inline __attribute__((always_inline)) enum dl_err put_s(struct enc *st, const char *s)
 {
     return put(st, s, strlen(s));
 }
@@ -200,7 +333,7 @@ static enum dl_err put_json_str(struct enc *st, struct dl_cursor c)
 {
     if (!st->emit)
         return DL_OK;
-    enum dl_err e = dl_buf_append_json_str(&st->it->wire, c.ptr, c.len);
+    enum dl_err e = append_json_str(&st->it->wire, c.ptr, c.len);
     return e ? buf_fail(st, e) : DL_OK;
 }
 
@@ -365,6 +498,35 @@ static bool has_digit(struct dl_cursor c)
     return false;
 }
 
+/* dl_num_format_canonical's text ([-]DIGITSEexp, "0" for zero) without going through printf:
+ * it is built for every N key. */
+static size_t canon_format(const struct dl_num_info *n, char dst[DL_NUM_CANON_MAX])
+{
+    if (n->zero) {
+        dst[0] = '0';
+        dst[1] = 0;
+        return 1;
+    }
+    size_t k = 0, dl = strlen(n->digits);
+    if (n->negative)
+        dst[k++] = '-';
+    memcpy(dst + k, n->digits, dl);
+    k += dl;
+    dst[k++] = 'E';
+    unsigned long long u = n->exp10 < 0 ? 0ull - (unsigned long long)n->exp10 : (unsigned long long)n->exp10;
+    char tmp[24];
+    size_t t = 0;
+    do
+        tmp[t++] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (n->exp10 < 0)
+        dst[k++] = '-';
+    while (t)
+        dst[k++] = tmp[--t];
+    dst[k] = 0;
+    return k;
+}
+
 /* A key from text: a JSON string or number, a DynamoDB JSON S/N, or a CSV cell. from_number
  * says the text is meant as a number (a JSON number or an N value): an invalid one is then
  * reported as a bad number rather than as "a string where a number was wanted". */
@@ -375,13 +537,13 @@ static enum dl_err key_from_text(struct enc *st, int k, struct dl_cursor text, b
     char type = st->ks->k[k].type;
     char kn[DL_ITEM_QUOTE_MAX + 8];
     enum dl_err e = DL_OK;
-    key_name(st->ks, k, kn, sizeof kn);
     if (type == 'N') {
         if (text.len == 0)
             return key_empty(st, k, off);
         struct dl_num_info ni;
         char why[200];
         if (dl_num_check(text, &ni, why, sizeof why) != DL_OK) {
+            key_name(st->ks, k, kn, sizeof kn);
             if (from_number || ni.sig_digits > 0)
                 return fail_item(st, DL_ERR_INVALID, off, "key '%s': %s", kn, why);
             if (!has_digit(text)) {
@@ -392,7 +554,7 @@ static enum dl_err key_from_text(struct enc *st, int k, struct dl_cursor text, b
             }
             return fail_item(st, DL_ERR_INVALID, off, "key '%s' must be a number (N) but %s", kn, why);
         }
-        kv->canon_len = dl_num_format_canonical(&ni, kv->canon);
+        kv->canon_len = canon_format(&ni, kv->canon);
         grow(st, dl_num_size(&ni));
         if ((e = put_s(st, "{\"N\":")) || (e = put_json_str(st, text)) || (e = put_s(st, "}")))
             return e;
@@ -411,6 +573,7 @@ static enum dl_err key_from_text(struct enc *st, int k, struct dl_cursor text, b
         if (e)
             return e;
     } else {
+        key_name(st->ks, k, kn, sizeof kn);
         return fail_item(st, DL_ERR_INVALID, off, "key '%s' has an unsupported type '%c' in the key schema",
                          kn, type);
     }
@@ -456,19 +619,22 @@ static enum dl_err finish_keys(struct enc *st, uint64_t off)
         if (k > 0)
             e = dl_buf_append_byte(&it->key_wire, ',');
         if (!e)
-            e = dl_buf_append_json_str(&it->key_wire, ks->k[k].name, ks->k[k].name_len);
-        if (!e)
-            e = dl_buf_printf(&it->key_wire, ":{\"%c\":", t);
+            e = append_json_str(&it->key_wire, (const uint8_t *)ks->k[k].name, ks->k[k].name_len);
+        if (!e) {
+            char open[] = ":{\"?\":";
+            open[3] = t;
+            e = dl_buf_append(&it->key_wire, open, sizeof open - 1);
+        }
         if (e)
             break;
         if (t == 'N') {
             append_key_part(&it->key, t, kv->canon, kv->canon_len, &e);
             if (!e)
-                e = dl_buf_append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
+                e = append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
         } else if (t == 'S') {
             append_key_part(&it->key, t, kv->raw.ptr, kv->raw.len, &e);
             if (!e)
-                e = dl_buf_append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
+                e = append_json_str(&it->key_wire, kv->raw.ptr, kv->raw.len);
         } else {
             /* B: decode base64 text straight into key, then encode from there */
             size_t hdr_at = it->key.len;
@@ -956,7 +1122,8 @@ static void enc_start(struct enc *st, struct dl_item *it, const struct dl_key_sc
     st->ks = ks;
     st->emit = true;
     st->size = 0;
-    memset(st->kv, 0, sizeof st->kv);
+    for (int k = 0; k < 2; k++) /* the rest of a keyval is written before it is read */
+        st->kv[k].found = st->kv[k].seen_empty = false;
     st->code = DL_OK;
     st->value_err = false;
     st->path_top = false;
@@ -1314,29 +1481,6 @@ static struct csv_hdr *hdr_get(const struct dl_cursor *names, size_t n, const st
     return hdr_build(h, names, n, ks) ? h : NULL;
 }
 
-/* True when p[0..n) needs neither JSON escaping nor UTF-8 validation: no byte below 0x20,
- * no '"', no '\\', none above 0x7F. Eight bytes at a time (exact "any byte" tests). */
-static inline bool plain_ascii(const uint8_t *p, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t acc = 0;
-    size_t i = 0;
-    for (;; i += 8) {
-        uint64_t w;
-        if (i + 8 <= n) {
-            memcpy(&w, p + i, 8);
-        } else if (i < n) {
-            w = ones * 'a';
-            memcpy(&w, p + i, n - i);
-        } else {
-            break;
-        }
-        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        acc |= w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
-    }
-    return (acc & highs) == 0;
-}
-
 /* The row with a cached, usable header: no duplicate names, names known valid, prefixes
  * ready. Cells with plain ASCII values are copied straight to the wire; key cells and cells
  * that need escaping or UTF-8 validation take csv_cell, as in the generic path. */
@@ -1345,6 +1489,12 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
 {
     enum dl_err e;
     struct dl_buf *w = &st->it->wire;
+    /* room for every cell copied as is, reserved once (cells that take csv_cell make their
+     * own room; its growth is not counted on) */
+    size_t room = h->pre.len + 3 * n + 2;
+    for (size_t i = 0; i < n; i++)
+        room += values[i].len;
+    (void)dl_buf_reserve(w, room); /* a hint: failures show up where the generic path has them */
     if ((e = put_s(st, "{")))
         return e;
     bool first = true;
@@ -1355,8 +1505,9 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
             csv_empty_cell(st, c->key, i);
             continue;
         }
+        bool plain = true;
         if (c->key >= 0 || !st->emit || st->size + names[i].len + v.len > DL_ITEM_MAX_SIZE ||
-            !plain_ascii(v.ptr, v.len)) {
+            (!(plain = plain_ascii(v.ptr, v.len)) && !dl_utf8_valid(v.ptr, v.len, NULL))) {
             st->column = i + 1;
             if ((e = csv_cell(st, names[i], v, c->key, i, &first)))
                 return e;
@@ -1364,8 +1515,8 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
         }
         grow(st, names[i].len + v.len);
         /* [,]"name":{"S":"value"} */
-        size_t need = 1 + c->pre_len + v.len + 2;
-        if ((e = dl_buf_reserve(w, need))) {
+        size_t need = 1 + c->pre_len + (plain ? v.len : 6 * v.len) + 2;
+        if ((w->len + need >= w->alloc || w->len + need > w->cap) && (e = dl_buf_reserve(w, need))) {
             st->column = i + 1;
             return buf_fail(st, e);
         }
@@ -1375,8 +1526,12 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
         first = false;
         memcpy(o, h->pre.data + c->pre_off, c->pre_len);
         o += c->pre_len;
-        memcpy(o, v.ptr, v.len);
-        o += v.len;
+        if (plain) {
+            memcpy(o, v.ptr, v.len);
+            o += v.len;
+        } else {
+            o += escape_into(o, v.ptr, v.len);
+        }
         o[0] = '"';
         o[1] = '}';
         o[2] = 0;

@@ -185,7 +185,13 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct xfer *x = ud;
     size_t len = size * nmemb;
-    enum dl_err e = dl_buf_append(&x->req->resp, ptr, len);
+    enum dl_err e;
+    long code = 0;
+    if (x->req->spill && curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code >= 200 &&
+        code < 300)
+        e = dl_spill_write(x->req->spill, ptr, len);
+    else
+        e = dl_buf_append(&x->req->resp, ptr, len);
     if (e == DL_ERR_TOO_LARGE)
         x->too_large = true;
     else if (e)
@@ -234,7 +240,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
         copy_value(num, sizeof num, v, vlen);
         char *end;
         unsigned long long cl = strtoull(num, &end, 10);
-        if (end != num && *end == 0) {
+        if (end != num && *end == 0 && !r->spill) {
             /* refuse a body that cannot fit before reading any of it; else size it once */
             if (cl > r->resp.cap - r->resp.len) {
                 x->too_large = true;
@@ -512,6 +518,8 @@ static void start_attempt(struct dl_net *n, struct dl_http_req *r)
      * downloaded again from the start (callers that want to resume set range_set) */
     r->status = 0;
     dl_buf_reset(&r->resp);
+    if (r->spill)
+        dl_spill_free(r->spill);
     r->etag[0] = 0;
     r->request_id[0] = 0;
 

@@ -11,6 +11,7 @@
 
 #include "aws/config.h"
 #include "core/buf.h"
+#include "core/spill.h"
 #include "core/err.h"
 
 struct dl_net_opts {
@@ -50,6 +51,9 @@ struct dl_http_req {
     /* ---- filled by the network thread ---- */
     long status;                        /* final HTTP status (0 if none) */
     struct dl_buf resp;                 /* response body; set resp.cap before submitting to bound it */
+    struct dl_spill *spill;             /* optional: a 2xx body goes here instead of resp (memory up
+                                           to its threshold, then a temp file); error bodies still go
+                                           to resp. Emptied at the start of every attempt. */
     char etag[128];                     /* response ETag header, quotes kept, "" if none */
     char request_id[128];               /* x-amzn-RequestId / x-amz-request-id, "" if none */
     enum dl_err result;                 /* DL_OK if an HTTP response was received (any status);

@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include <zip.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #define READ_CHUNK ((size_t)64 << 10)
 /* Reserve at most this much up front from a declared size (which may lie); grow past it. */
@@ -18,6 +20,8 @@ struct zent {
     uint64_t size;
     uint64_t comp_size;
     uint16_t method;
+    uint32_t crc;     /* CRC-32 from the central directory */
+    bool has_crc;
     bool encrypted;
     bool unsafe_name;
     uint64_t counted; /* bytes of this entry already counted in dl_zip.total */
@@ -202,6 +206,8 @@ enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, c
         e->size = st.size;
         e->comp_size = st.comp_size;
         e->method = st.comp_method;
+        e->crc = st.crc;
+        e->has_crc = (st.valid & ZIP_STAT_CRC) != 0;
         e->encrypted = st.encryption_method != ZIP_EM_NONE;
         e->unsafe_name = is_unsafe(st.name);
     }

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "core/json.h"
+#include "decode/arch/csv_kernels.h"
 #include "decode/csv.h"
 #include "test.h"
 
@@ -382,6 +384,75 @@ static void test_errors(void)
     }
 }
 
+static uint32_t rnd(void);
+static uint32_t rnd_len(void)
+{
+    return rnd() % 190;
+}
+
+/* Each kernel's UTF-8 validator gives dl_utf8_valid's verdict: every 1- and 2-byte
+ * sequence, every 3-byte sequence with a lead of E0..EF, 4-byte sequences over the leads
+ * F0..F7 and edge continuations, each at every offset around the 16- and 32-byte steps and
+ * truncated at the end; then random mixes. */
+static void test_utf8_kernels(void)
+{
+    static uint8_t buf[200];
+    static const uint8_t conts[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xE0, 0xF0, 0xFF };
+    FOR_EACH_KERNEL {
+        const struct dl_csv_kernel *k = dl_csv_kernel(levels[li_]);
+        CHECK_INT(k->level, levels[li_]);
+        long bad = 0;
+        uint8_t seq[4];
+        for (int len = 1; len <= 4; len++) {
+            for (int a = 0; a < 256; a++) {
+                if (len >= 3 && (a < 0xE0 || (len == 4 && a < 0xF0)) && a % 17)
+                    continue;
+                int nb = len == 1 ? 1 : 256, nc = len >= 3 ? (int)sizeof conts : 1, nd = len == 4 ? (int)sizeof conts : 1;
+                for (int b = 0; b < nb; b++)
+                    for (int c = 0; c < nc; c++)
+                        for (int d = 0; d < nd; d++) {
+                            seq[0] = (uint8_t)a;
+                            seq[1] = (uint8_t)b;
+                            seq[2] = conts[c];
+                            seq[3] = conts[d];
+                            for (size_t at = (len == 2 && b % 7) ? 28 : 0; at < 36; at += (len >= 3 ? 5 : 1)) {
+                                memset(buf, 'a', at);
+                                memcpy(buf + at, seq, (size_t)len);
+                                for (size_t tail = 0; tail < 3; tail++) {
+                                    memset(buf + at + len, 'b', tail);
+                                    size_t n = at + (size_t)len + tail;
+                                    if (k->utf8_valid(buf, n) != dl_utf8_valid(buf, n, NULL))
+                                        bad++;
+                                }
+                            }
+                        }
+            }
+        }
+        CHECK_INT(bad, 0);
+        /* random mixes of valid and invalid sequences */
+        static const char *const atoms[] = { "a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xED\x9F\xBF",
+                                             "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "\xC3", "\x80", "\xE2\x82",
+                                             "\xF0\x9F", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xC0\xAF",
+                                             "\xE0\x80\xAF", "\xFF", "abcdefghijklmnop" };
+        for (int it = 0; it < 20000; it++) {
+            size_t n = 0, want = rnd_len();
+            bool rare = it % 2;
+            while (n + 16 < want) {
+                const char *a = atoms[rare && rnd_len() % 8 ? rnd_len() % 7 : rnd_len() % 17];
+                size_t l = strlen(a);
+                memcpy(buf + n, a, l);
+                n += l;
+            }
+            if (k->utf8_valid(buf, n) != dl_utf8_valid(buf, n, NULL)) {
+                bad++;
+                show(buf, n);
+                break;
+            }
+        }
+        CHECK_INT(bad, 0);
+    }
+}
+
 int main(void)
 {
     find_levels();
@@ -389,6 +460,7 @@ int main(void)
     for (int i = 0; i < nlevels; i++)
         fprintf(stderr, " %s", dl_simd_name(levels[i]));
     fprintf(stderr, "\n");
+    TEST_RUN(test_utf8_kernels);
     TEST_RUN(test_values);
     TEST_RUN(test_errors);
     TEST_RUN(test_hand_cases);

@@ -126,6 +126,7 @@ static void run_one(const char *in, enum dl_jsonrec_mode mode, enum dl_jsonfast_
 struct s1out {
     uint32_t idx[4096 + 64];
     uint8_t bs[80];
+    uint64_t nl[80];
     size_t n;
     size_t err;
 };
@@ -135,7 +136,7 @@ static void s1_run(const struct dl_json_kernel *k, const uint8_t *p, size_t nblo
     struct dl_json_s1 st;
     memset(&st, 0, sizeof st);
     o->err = SIZE_MAX;
-    o->n = k->stage1(p, nblocks, &st, o->idx, 0, o->bs, &o->err);
+    o->n = k->stage1(p, nblocks, &st, o->idx, 0, o->bs, o->nl, &o->err);
 }
 
 /* Every kernel gives the scalar kernel's index and backslash flags, and sees an error in the
@@ -160,6 +161,14 @@ static void test_kernels_agree(void)
                 buf[i] = rn(3) ? (uint8_t)'\\' : (uint8_t)("\"a"[rn(2)]);
         }
         s1_run(ref, buf, nblocks, &a);
+        for (size_t i = 0; i < 64 * nblocks; i++) {
+            if (((a.nl[i / 64] >> (i % 64)) & 1) != (buf[i] == '\n')) {
+                CHECK(0);
+                break;
+            }
+            if (i % 64 == 63 && a.bs[i / 64] != (memchr(buf + i - 63, '\\', 64) != NULL))
+                CHECK(0);
+        }
         for (size_t l = 1; l < 4; l++) {
             if (!dl_fz_has(all_levels[l]))
                 continue;
@@ -168,6 +177,7 @@ static void test_kernels_agree(void)
             CHECK_INT(b.n, a.n);
             CHECK(memcmp(a.idx, b.idx, a.n * sizeof a.idx[0]) == 0);
             CHECK(memcmp(a.bs, b.bs, nblocks) == 0);
+            CHECK(memcmp(a.nl, b.nl, nblocks * sizeof a.nl[0]) == 0);
             CHECK_INT(a.err == SIZE_MAX, b.err == SIZE_MAX);
         }
     }

@@ -35,6 +35,7 @@ struct dl_csv_kstate {
 
 struct dl_csv_masks {
     uint64_t sep;   /* delimiter, CR and LF bytes outside quotes */
+    uint64_t eol;   /* the CR and LF bytes among them (record ends and blank lines) */
     uint64_t quote; /* quote bytes */
     uint64_t lb;    /* line breaks: LF, and CR not followed by LF (inside quotes or not) */
     uint64_t bad;   /* quotes the prefix-XOR reading gets wrong (see above) */
@@ -49,9 +50,14 @@ typedef void (*dl_csv_classify_fn)(const uint8_t *p, size_t nblocks, int next,
                                    const struct dl_csv_kparams *kp, struct dl_csv_kstate *st,
                                    struct dl_csv_masks *out);
 
+/* True when p[0..n) is valid UTF-8 (the same verdict as dl_utf8_valid; no position: a
+ * reader that needs one asks dl_utf8_valid). Reads only p[0..n). */
+typedef bool (*dl_csv_utf8_fn)(const uint8_t *p, size_t n);
+
 struct dl_csv_kernel {
     enum dl_simd_level level;
     dl_csv_classify_fn classify;
+    dl_csv_utf8_fn utf8_valid;
 };
 
 /* The kernel for a level this build and CPU support, else the scalar one. */
@@ -62,6 +68,67 @@ extern const struct dl_csv_kernel dl_csv_kernel_scalar;
 extern const struct dl_csv_kernel dl_csv_kernel_sse42;
 extern const struct dl_csv_kernel dl_csv_kernel_avx2;
 extern const struct dl_csv_kernel dl_csv_kernel_neon;
+
+/* UTF-8 validation by table lookups (the "lookup" algorithm of Keiser and Lemire,
+ * "Validating UTF-8 in less than one instruction per byte", 2021, as used by simdjson): for
+ * every byte, three 16-entry tables indexed by the high nibble of the previous byte, its low
+ * nibble and the high nibble of this byte give bit sets of the errors each could take part
+ * in; their AND is the set of errors the pair really has. A byte two or three places after
+ * a 3- or 4-byte lead must be a continuation, which the tables cannot see: that is checked
+ * apart (and XORed in, since the tables flag such a continuation as "two continuations").
+ * The kernels pad the input's last block with zeros, which as ASCII end any sequence left
+ * open. */
+#define DL_U8_TOO_SHORT (1 << 0)   /* lead followed by ASCII or another lead */
+#define DL_U8_TOO_LONG (1 << 1)    /* ASCII followed by a continuation */
+#define DL_U8_OVERLONG_3 (1 << 2)  /* E0 80..9F */
+#define DL_U8_TOO_LARGE (1 << 3)   /* F4 90..BF, F5..FF */
+#define DL_U8_SURROGATE (1 << 4)   /* ED A0..BF */
+#define DL_U8_OVERLONG_2 (1 << 5)  /* C0, C1 */
+#define DL_U8_TOO_LARGE_1000 (1 << 6)
+#define DL_U8_OVERLONG_4 (1 << 6)  /* F0 80..8F */
+#define DL_U8_TWO_CONTS (1 << 7)   /* continuation after continuation (fine in 3/4-byte sequences) */
+#define DL_U8_CARRY (DL_U8_TOO_SHORT | DL_U8_TOO_LONG | DL_U8_TWO_CONTS)
+
+/* by the previous byte's high nibble */
+#define DL_U8_TABLE_PREV_HIGH                                                                   \
+    DL_U8_TOO_LONG, DL_U8_TOO_LONG, DL_U8_TOO_LONG, DL_U8_TOO_LONG, DL_U8_TOO_LONG, DL_U8_TOO_LONG, \
+        DL_U8_TOO_LONG, DL_U8_TOO_LONG, DL_U8_TWO_CONTS, DL_U8_TWO_CONTS, DL_U8_TWO_CONTS,     \
+        DL_U8_TWO_CONTS, DL_U8_TOO_SHORT | DL_U8_OVERLONG_2, DL_U8_TOO_SHORT,                   \
+        DL_U8_TOO_SHORT | DL_U8_OVERLONG_3 | DL_U8_SURROGATE,                                   \
+        DL_U8_TOO_SHORT | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000 | DL_U8_OVERLONG_4
+/* by the previous byte's low nibble */
+#define DL_U8_TABLE_PREV_LOW                                                                    \
+    DL_U8_CARRY | DL_U8_OVERLONG_3 | DL_U8_OVERLONG_2 | DL_U8_OVERLONG_4,                       \
+        DL_U8_CARRY | DL_U8_OVERLONG_2, DL_U8_CARRY, DL_U8_CARRY, DL_U8_CARRY | DL_U8_TOO_LARGE, \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000 | DL_U8_SURROGATE,                 \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000,                                   \
+        DL_U8_CARRY | DL_U8_TOO_LARGE | DL_U8_TOO_LARGE_1000
+/* by this byte's high nibble */
+#define DL_U8_TABLE_CUR_HIGH                                                                    \
+    DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT,        \
+        DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT,                                      \
+        DL_U8_TOO_LONG | DL_U8_OVERLONG_2 | DL_U8_TWO_CONTS | DL_U8_OVERLONG_3 | DL_U8_TOO_LARGE_1000 | \
+            DL_U8_OVERLONG_4,                                                                   \
+        DL_U8_TOO_LONG | DL_U8_OVERLONG_2 | DL_U8_TWO_CONTS | DL_U8_OVERLONG_3 | DL_U8_TOO_LARGE, \
+        DL_U8_TOO_LONG | DL_U8_OVERLONG_2 | DL_U8_TWO_CONTS | DL_U8_SURROGATE | DL_U8_TOO_LARGE, \
+        DL_U8_TOO_LONG | DL_U8_OVERLONG_2 | DL_U8_TWO_CONTS | DL_U8_SURROGATE | DL_U8_TOO_LARGE, \
+        DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT
+
+static const uint8_t dl_u8_prev_high[16] = { DL_U8_TABLE_PREV_HIGH };
+static const uint8_t dl_u8_prev_low[16] = { DL_U8_TABLE_PREV_LOW };
+static const uint8_t dl_u8_cur_high[16] = { DL_U8_TABLE_CUR_HIGH };
+/* saturating_sub(byte, this) is non-zero exactly where a lead byte still waits for bytes
+ * beyond the end of a 16-byte vector */
+static const uint8_t dl_u8_incomplete[16] = { 255, 255, 255, 255, 255, 255, 255, 255,
+                                              255, 255, 255, 255, 255, 0xF0 - 1, 0xE0 - 1, 0xC0 - 1 };
 
 /* Shared by the kernels: the masks of one block from its byte-class masks. d, q, cr, lf are
  * the delimiter/quote/CR/LF masks of the block, qx the prefix XOR of q, next the byte after
@@ -81,6 +148,7 @@ static inline void dl_csv_finish_block(uint64_t d, uint64_t q, uint64_t cr, uint
     st->prev_s = s >> 63;
     uint64_t after = (s >> 1) | (next_s << 63);
     m->sep = (d | cr | lf) & ~inside;
+    m->eol = (cr | lf) & ~inside;
     m->quote = q;
     m->lb = lf | (cr & ~((lf >> 1) | (next_lf << 63)));
     m->bad = (q & inside & ~prev) | (q & ~inside & ~after);

@@ -5,6 +5,7 @@
 #include "decode/arch/csv_kernels.h"
 
 #include <arm_neon.h>
+#include <string.h>
 
 static inline uint64_t movemask4(uint8x16_t a, uint8x16_t b, uint8x16_t c, uint8x16_t d)
 {
@@ -44,4 +45,44 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
     }
 }
 
-const struct dl_csv_kernel dl_csv_kernel_neon = { DL_SIMD_NEON, classify };
+/* UTF-8 by table lookups (see csv_kernels.h), 16 bytes at a time (TBL for the lookups). */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    const uint8x16_t t_prev_high = vld1q_u8(dl_u8_prev_high), t_prev_low = vld1q_u8(dl_u8_prev_low);
+    const uint8x16_t t_cur_high = vld1q_u8(dl_u8_cur_high), incomplete = vld1q_u8(dl_u8_incomplete);
+    const uint8x16_t nib = vdupq_n_u8(0x0F), x80 = vdupq_n_u8(0x80);
+    const uint8x16_t third = vdupq_n_u8(0xE0 - 0x80), fourth = vdupq_n_u8(0xF0 - 0x80);
+    uint8x16_t prev = vdupq_n_u8(0), err = vdupq_n_u8(0), prev_inc = vdupq_n_u8(0);
+    uint8_t tail[16];
+    for (size_t i = 0;; i += 16) {
+        uint8x16_t in;
+        bool last = i + 16 > n;
+        if (!last) {
+            in = vld1q_u8(p + i);
+        } else { /* zeros after the end: ASCII, which ends any open sequence as too short */
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, p + i, n - i);
+            in = vld1q_u8(tail);
+        }
+        if (vmaxvq_u8(in) < 0x80) {
+            err = vorrq_u8(err, prev_inc);
+            prev_inc = vdupq_n_u8(0);
+        } else {
+            uint8x16_t prev1 = vextq_u8(prev, in, 15), prev2 = vextq_u8(prev, in, 14);
+            uint8x16_t prev3 = vextq_u8(prev, in, 13);
+            uint8x16_t sc = vandq_u8(vandq_u8(vqtbl1q_u8(t_prev_high, vshrq_n_u8(prev1, 4)),
+                                              vqtbl1q_u8(t_prev_low, vandq_u8(prev1, nib))),
+                                     vqtbl1q_u8(t_cur_high, vshrq_n_u8(in, 4)));
+            uint8x16_t must23 = vorrq_u8(vqsubq_u8(prev2, third), vqsubq_u8(prev3, fourth));
+            err = vorrq_u8(err, veorq_u8(vandq_u8(must23, x80), sc));
+            prev_inc = vqsubq_u8(in, incomplete);
+        }
+        prev = in;
+        if (last)
+            break;
+    }
+    err = vorrq_u8(err, prev_inc);
+    return vmaxvq_u8(err) == 0;
+}
+
+const struct dl_csv_kernel dl_csv_kernel_neon = { DL_SIMD_NEON, classify, utf8_valid };

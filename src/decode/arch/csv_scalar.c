@@ -3,6 +3,8 @@
  * kernel selector, since this is the one arch/ file every build has. */
 #include "decode/arch/csv_kernels.h"
 
+#include "core/json.h" /* dl_utf8_valid */
+
 /* Bit i of the result is the XOR of bits 0..i of x (what a carry-less multiply by all ones
  * gives the SIMD kernels). */
 static uint64_t prefix_xor(uint64_t x)
@@ -36,7 +38,12 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
     }
 }
 
-const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify };
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    return dl_utf8_valid(p, n, NULL);
+}
+
+const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify, utf8_valid };
 
 const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level)
 {

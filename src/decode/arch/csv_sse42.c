@@ -3,6 +3,7 @@
 #include "decode/arch/csv_kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 static inline uint64_t movemask4(__m128i a, __m128i b, __m128i c, __m128i d)
 {
@@ -38,4 +39,47 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
     }
 }
 
-const struct dl_csv_kernel dl_csv_kernel_sse42 = { DL_SIMD_SSE42, classify };
+/* UTF-8 by table lookups (see csv_kernels.h), 16 bytes at a time. */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    const __m128i t_prev_high = _mm_loadu_si128((const __m128i *)dl_u8_prev_high);
+    const __m128i t_prev_low = _mm_loadu_si128((const __m128i *)dl_u8_prev_low);
+    const __m128i t_cur_high = _mm_loadu_si128((const __m128i *)dl_u8_cur_high);
+    const __m128i incomplete = _mm_loadu_si128((const __m128i *)dl_u8_incomplete);
+    const __m128i nib = _mm_set1_epi8(0x0F), x80 = _mm_set1_epi8((char)0x80);
+    const __m128i third = _mm_set1_epi8((char)(0xE0 - 0x80)), fourth = _mm_set1_epi8((char)(0xF0 - 0x80));
+    __m128i prev = _mm_setzero_si128(), err = _mm_setzero_si128(), prev_inc = _mm_setzero_si128();
+    uint8_t tail[16];
+    for (size_t i = 0;; i += 16) {
+        __m128i in;
+        bool last = i + 16 > n;
+        if (!last) {
+            in = _mm_loadu_si128((const __m128i *)(p + i));
+        } else { /* zeros after the end: ASCII, which ends any open sequence as too short */
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, p + i, n - i);
+            in = _mm_loadu_si128((const __m128i *)tail);
+        }
+        if (_mm_movemask_epi8(in) == 0) {
+            err = _mm_or_si128(err, prev_inc);
+            prev_inc = _mm_setzero_si128();
+        } else {
+            __m128i prev1 = _mm_alignr_epi8(in, prev, 15), prev2 = _mm_alignr_epi8(in, prev, 14);
+            __m128i prev3 = _mm_alignr_epi8(in, prev, 13);
+            __m128i sc = _mm_and_si128(
+                _mm_and_si128(_mm_shuffle_epi8(t_prev_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nib)),
+                              _mm_shuffle_epi8(t_prev_low, _mm_and_si128(prev1, nib))),
+                _mm_shuffle_epi8(t_cur_high, _mm_and_si128(_mm_srli_epi16(in, 4), nib)));
+            __m128i must23 = _mm_or_si128(_mm_subs_epu8(prev2, third), _mm_subs_epu8(prev3, fourth));
+            err = _mm_or_si128(err, _mm_xor_si128(_mm_and_si128(must23, x80), sc));
+            prev_inc = _mm_subs_epu8(in, incomplete);
+        }
+        prev = in;
+        if (last)
+            break;
+    }
+    err = _mm_or_si128(err, prev_inc);
+    return _mm_testz_si128(err, err);
+}
+
+const struct dl_csv_kernel dl_csv_kernel_sse42 = { DL_SIMD_SSE42, classify, utf8_valid };

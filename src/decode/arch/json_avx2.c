@@ -43,7 +43,7 @@ static inline __m256i utf8_check(const struct classes *k, __m256i cur, __m256i p
 }
 
 static size_t stage1_avx2(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                          uint32_t pos0, uint8_t *flags, size_t *err)
+                          uint32_t pos0, uint8_t *bsflag, uint64_t *nlmask, size_t *err)
 {
     const struct classes k = {
         .ws_tab = dup16(dl_json_ws_tab),
@@ -62,6 +62,8 @@ static size_t stage1_avx2(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
         .top = _mm256_set1_epi8((char)0x80),
     };
     uint32_t *out = idx;
+    /* the state in locals: the byte stores below could alias *st */
+    uint64_t in_string = st->in_string, escaped = st->escaped, scalar = st->scalar, incomplete = st->incomplete;
     __m256i prev = _mm256_loadu_si256((const __m256i *)st->prev);
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = p + 64 * b;
@@ -84,25 +86,29 @@ static size_t stage1_avx2(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
             __m256i z = _mm256_setzero_si256();
             uint64_t bad = ~mask2(_mm256_cmpeq_epi8(e0, z), _mm256_cmpeq_epi8(e1, z));
             u8bad = bad;
-        } else if (st->incomplete) {
+        } else if (incomplete) {
             u8bad = 1;
         }
-        st->incomplete = dl_json_utf8_incomplete(blk + 61);
+        incomplete = dl_json_utf8_incomplete(blk + 61);
         prev = v1;
 
-        uint64_t esc = dl_json_escaped(bs, &st->escaped);
+        uint64_t esc = dl_json_escaped(bs, &escaped);
         quote &= ~esc;
-        uint64_t instr = prefix_xor(quote) ^ st->in_string;
-        st->in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t instr = prefix_xor(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
         uint64_t errbits;
-        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, st, &errbits);
+        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, &scalar, &errbits);
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        __m256i nl = _mm256_or_si256(_mm256_cmpeq_epi8(v0, k.nl), _mm256_cmpeq_epi8(v1, k.nl));
-        flags[b] = (uint8_t)((bs != 0) | (!_mm256_testz_si256(nl, nl) << 1));
+        bsflag[b] = bs != 0;
+        nlmask[b] = mask2(_mm256_cmpeq_epi8(v0, k.nl), _mm256_cmpeq_epi8(v1, k.nl));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
+    st->in_string = in_string;
+    st->escaped = escaped;
+    st->scalar = scalar;
+    st->incomplete = incomplete;
     if (nblocks)
         memcpy(st->prev, p + 64 * nblocks - 32, 32);
     return (size_t)(out - idx);

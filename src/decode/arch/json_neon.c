@@ -43,7 +43,7 @@ static inline uint8x16_t utf8_check(const struct classes *k, uint8x16_t cur, uin
 }
 
 static size_t stage1_neon(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                          uint32_t pos0, uint8_t *flags, size_t *err)
+                          uint32_t pos0, uint8_t *bsflag, uint64_t *nlmask, size_t *err)
 {
     const struct classes k = {
         .ws_tab = vld1q_u8(dl_json_ws_tab),
@@ -62,6 +62,8 @@ static size_t stage1_neon(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
         .top = vdupq_n_u8(0x80),
     };
     uint32_t *out = idx;
+    /* the state in locals: the byte stores below could alias *st */
+    uint64_t in_string = st->in_string, escaped = st->escaped, scalar = st->scalar, incomplete = st->incomplete;
     uint8x16_t prev = vld1q_u8(st->prev + 16);
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = p + 64 * b;
@@ -90,26 +92,29 @@ static size_t stage1_neon(const uint8_t *p, size_t nblocks, struct dl_json_s1 *s
             uint8x16_t e3 = utf8_check(&k, v[3], v[2]);
             uint64_t bad = mask4(vtstq_u8(e0, e0), vtstq_u8(e1, e1), vtstq_u8(e2, e2), vtstq_u8(e3, e3));
             u8bad = bad;
-        } else if (st->incomplete) {
+        } else if (incomplete) {
             u8bad = 1;
         }
-        st->incomplete = dl_json_utf8_incomplete(blk + 61);
+        incomplete = dl_json_utf8_incomplete(blk + 61);
         prev = v[3];
 
-        uint64_t esc = dl_json_escaped(bs, &st->escaped);
+        uint64_t esc = dl_json_escaped(bs, &escaped);
         quote &= ~esc;
-        uint64_t instr = prefix_xor(quote) ^ st->in_string;
-        st->in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t instr = prefix_xor(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
         uint64_t errbits;
-        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, st, &errbits);
+        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, &scalar, &errbits);
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        uint8x16_t nl = vorrq_u8(vorrq_u8(vceqq_u8(v[0], k.nl), vceqq_u8(v[1], k.nl)),
-                                 vorrq_u8(vceqq_u8(v[2], k.nl), vceqq_u8(v[3], k.nl)));
-        flags[b] = (uint8_t)((bs != 0) | ((vmaxvq_u8(nl) != 0) << 1));
+        bsflag[b] = bs != 0;
+        nlmask[b] = mask4(vceqq_u8(v[0], k.nl), vceqq_u8(v[1], k.nl), vceqq_u8(v[2], k.nl), vceqq_u8(v[3], k.nl));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
+    st->in_string = in_string;
+    st->escaped = escaped;
+    st->scalar = scalar;
+    st->incomplete = incomplete;
     if (nblocks)
         memcpy(st->prev, p + 64 * nblocks - 32, 32);
     return (size_t)(out - idx);

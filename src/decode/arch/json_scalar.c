@@ -6,7 +6,7 @@
 
 #include "decode/arch/json_kernels.h"
 
-enum { C_QUOTE = 1, C_BS = 2, C_WS = 4, C_OP = 8, C_CTRL = 16, C_HIGH = 32 };
+enum { C_QUOTE = 1, C_BS = 2, C_WS = 4, C_OP = 8, C_CTRL = 16, C_HIGH = 32, C_NL = 64 };
 
 static uint8_t cls[256];
 static int cls_ready; /* a benign race: every thread writes the same bytes */
@@ -27,6 +27,8 @@ static void cls_init(void)
             k |= C_CTRL;
         if (c >= 0x80)
             k |= C_HIGH;
+        if (c == '\n')
+            k |= C_NL;
         cls[c] = k;
     }
     __atomic_store_n(&cls_ready, 1, __ATOMIC_RELEASE);
@@ -87,14 +89,16 @@ static size_t utf8_block(const uint8_t *b, struct dl_json_s1 *st)
 }
 
 static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                            uint32_t pos0, uint8_t *flags, size_t *err)
+                            uint32_t pos0, uint8_t *bsflag, uint64_t *nlmask, size_t *err)
 {
     if (!__atomic_load_n(&cls_ready, __ATOMIC_ACQUIRE))
         cls_init();
     uint32_t *out = idx;
+    /* the state in locals: the byte stores below could alias *st */
+    uint64_t in_string = st->in_string, escaped = st->escaped, scalar = st->scalar, incomplete = st->incomplete;
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = p + 64 * b;
-        uint64_t quote = 0, bs = 0, ws = 0, op = 0, ctrl = 0, high = 0;
+        uint64_t quote = 0, bs = 0, ws = 0, op = 0, ctrl = 0, high = 0, nl = 0;
         for (int w = 0; w < 8; w++) {
             uint64_t k = 0;
             for (int j = 0; j < 8; j++)
@@ -108,6 +112,7 @@ static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 
             op |= gather(k, 3) << sh;
             ctrl |= gather(k, 4) << sh;
             high |= gather(k, 5) << sh;
+            nl |= gather(k, 6) << sh;
         }
         uint64_t u8bad = 0;
         if ((high || st->u8_need) && *err == SIZE_MAX) {
@@ -115,18 +120,23 @@ static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 
             if (bad < 64)
                 u8bad = 1ULL << bad;
         }
-        uint64_t esc = dl_json_escaped(bs, &st->escaped);
+        uint64_t esc = dl_json_escaped(bs, &escaped);
         quote &= ~esc;
-        uint64_t instr = dl_json_prefix_xor_c(quote) ^ st->in_string;
-        st->in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t instr = dl_json_prefix_xor_c(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
         uint64_t errbits;
-        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, st, &errbits);
+        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, &scalar, &errbits);
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        flags[b] = (uint8_t)((bs != 0) | ((ws && memchr(blk, '\n', 64) != NULL) << 1));
+        bsflag[b] = bs != 0;
+        nlmask[b] = nl;
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
+    st->in_string = in_string;
+    st->escaped = escaped;
+    st->scalar = scalar;
+    st->incomplete = incomplete;
     if (nblocks)
         memcpy(st->prev, p + 64 * nblocks - 32, 32);
     return (size_t)(out - idx);

@@ -38,7 +38,7 @@ static inline __m128i utf8_check(const struct classes *k, __m128i cur, __m128i p
 }
 
 static size_t stage1_sse42(const uint8_t *p, size_t nblocks, struct dl_json_s1 *st, uint32_t *idx,
-                           uint32_t pos0, uint8_t *flags, size_t *err)
+                           uint32_t pos0, uint8_t *bsflag, uint64_t *nlmask, size_t *err)
 {
     const struct classes k = {
         .ws_tab = _mm_load_si128((const __m128i *)dl_json_ws_tab),
@@ -57,6 +57,8 @@ static size_t stage1_sse42(const uint8_t *p, size_t nblocks, struct dl_json_s1 *
         .top = _mm_set1_epi8((char)0x80),
     };
     uint32_t *out = idx;
+    /* the state in locals: the byte stores below could alias *st */
+    uint64_t in_string = st->in_string, escaped = st->escaped, scalar = st->scalar, incomplete = st->incomplete;
     __m128i prev = _mm_loadu_si128((const __m128i *)(st->prev + 16));
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = p + 64 * b;
@@ -88,26 +90,30 @@ static size_t stage1_sse42(const uint8_t *p, size_t nblocks, struct dl_json_s1 *
             uint64_t bad = ~mask4(_mm_cmpeq_epi8(e0, z), _mm_cmpeq_epi8(e1, z), _mm_cmpeq_epi8(e2, z),
                                   _mm_cmpeq_epi8(e3, z));
             u8bad = bad;
-        } else if (st->incomplete) {
+        } else if (incomplete) {
             u8bad = 1;
         }
-        st->incomplete = dl_json_utf8_incomplete(blk + 61);
+        incomplete = dl_json_utf8_incomplete(blk + 61);
         prev = v[3];
 
-        uint64_t esc = dl_json_escaped(bs, &st->escaped);
+        uint64_t esc = dl_json_escaped(bs, &escaped);
         quote &= ~esc;
-        uint64_t instr = prefix_xor(quote) ^ st->in_string;
-        st->in_string = (uint64_t)((int64_t)instr >> 63);
+        uint64_t instr = prefix_xor(quote) ^ in_string;
+        in_string = (uint64_t)((int64_t)instr >> 63);
         uint64_t errbits;
-        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, st, &errbits);
+        uint64_t bits = dl_json_index_bits(quote, instr, ws, op, ctrl, &scalar, &errbits);
         errbits |= u8bad; /* the first error of the block, whichever kind */
         if (errbits && *err == SIZE_MAX)
             *err = 64 * b + (size_t)__builtin_ctzll(errbits);
-        __m128i nl = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[0], k.nl), _mm_cmpeq_epi8(v[1], k.nl)),
-                                  _mm_or_si128(_mm_cmpeq_epi8(v[2], k.nl), _mm_cmpeq_epi8(v[3], k.nl)));
-        flags[b] = (uint8_t)((bs != 0) | (!_mm_testz_si128(nl, nl) << 1));
+        bsflag[b] = bs != 0;
+        nlmask[b] = mask4(_mm_cmpeq_epi8(v[0], k.nl), _mm_cmpeq_epi8(v[1], k.nl), _mm_cmpeq_epi8(v[2], k.nl),
+                          _mm_cmpeq_epi8(v[3], k.nl));
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
+    st->in_string = in_string;
+    st->escaped = escaped;
+    st->scalar = scalar;
+    st->incomplete = incomplete;
     if (nblocks)
         memcpy(st->prev, p + 64 * nblocks - 32, 32);
     return (size_t)(out - idx);
