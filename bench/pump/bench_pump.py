@@ -391,6 +391,17 @@ def main():
     os.makedirs(cfg.out, exist_ok=True)
     log(cfg, "pump benchmark: %s, %d cores, load average %s; output in %s" % (
         time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), " ".join("%.2f" % x for x in loadavg()), cfg.out))
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import boto3
+    vers = subprocess.run([cfg.node, "-p", "process.version + ' SDK ' + require('%s/package.json').version" %
+                           os.path.join(HERE, "js", "node_modules", "@aws-sdk", "client-dynamodb")],
+                          capture_output=True, text=True).stdout.strip()
+    log(cfg, "cpu: %s; python %s, boto3 %s; node %s" % (model, sys.version.split()[0], boto3.__version__, vers))
     results = []
     t0 = time.monotonic()
     if "a" in only or "b" in only:

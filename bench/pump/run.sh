@@ -8,7 +8,9 @@
 # anything on a time. About 25 minutes on a 2-core machine.
 #
 # usage: bench/pump/run.sh [--quick] [--only a,b,c] [other bench_pump.py options]
-# env:   BENCH_PUMP_BUILD_DIR (default bench/pump/.build), BENCH_PUMP_OUT (default results/<time>)
+# env:   BENCH_PUMP_BUILD_DIR (default bench/pump/.build), BENCH_PUMP_OUT (default results/<time>),
+#        BENCH_PUMP_REV: build ddbload and ddbsim from this commit (`git archive`, read-only)
+#        instead of the working tree, e.g. BENCH_PUMP_REV=HEAD while src/ is being edited.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,10 +22,23 @@ for tool in cmake node npm python3; do
 done
 python3 -c 'import boto3' 2>/dev/null || { echo "run.sh: boto3 is required (pip install boto3)" >&2; exit 1; }
 
+src=$root
+if [ -n "${BENCH_PUMP_REV:-}" ]; then
+    rev=$(git -C "$root" rev-parse --verify "$BENCH_PUMP_REV^{commit}")
+    src=$build.src-${rev:0:12}
+    build=$build.rev-${rev:0:12}
+    if [ ! -d "$src" ]; then
+        mkdir -p "$src.tmp" && git -C "$root" archive "$rev" | tar -x -C "$src.tmp" && mv "$src.tmp" "$src"
+    fi
+    echo "== sources: commit $rev (git archive)"
+else
+    echo "== sources: working tree of $root (commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')," \
+        "$(git -C "$root" status --porcelain -- src tools 2>/dev/null | wc -l) changed files in src/ tools/)"
+fi
 echo "== building ddbload and ddbsim (Release) in $build"
 # GCC 12 at -O3 reports a false maybe-uninitialized in src/item/item.c (dup_flags_json: refs is
 # set whenever dup_begin returns 0); -Werror would stop the Release build on it.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_FLAGS="-Wno-error=maybe-uninitialized" >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target ddbload ddbsim >"$build.build.log" 2>&1 ||

@@ -383,7 +383,7 @@ char *dl_cli_default_dead_letter(void)
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(name, sizeof name, "ddbload-dead-letter-%Y%m%d-%H%M%S.ndjson", &tm);
+    strftime(name, sizeof name, "ddbload-dead-letter-%Y%m%d-%H%M%S.ndjson.zst", &tm);
     return strdup(name);
 }
 
@@ -647,11 +647,14 @@ int dl_cmd_replay(const struct dl_args *a)
     dl_item_init(&item);
     dl_cli_loader_init(&L, a);
     const char *path = a->sources[0];
-    enum dl_err e = dl_buf_read_file(&file, path);
+    err[0] = 0;
+    enum dl_err e = dl_deadletter_read(path, &file, err, sizeof err);
     if (e) {
-        dl_error("%s: cannot read the dead-letter file: %s", path, dl_err_str(e));
+        dl_error("%s", err);
         goto out;
     }
+    if (err[0])
+        dl_warn("%s", err);
     if (!arena || !dl_cli_ensure_net(&L, err, sizeof err)) {
         dl_error("%s", arena ? err : "out of memory");
         goto out;

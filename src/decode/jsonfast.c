@@ -99,6 +99,8 @@ struct dl_jsonfast {
     size_t tmp_cap;
     struct fkey kv[2];
     struct dl_buf kwpre[2]; /* per key attribute: its JSON name and ':{"T":', for key_wire */
+    size_t klen[2];         /* key attribute name lengths (SIZE_MAX: no such key) */
+    const char *kname[2];
 
     struct dl_jsonfast_stats stats;
 };
@@ -141,7 +143,10 @@ enum dl_err dl_jsonfast_new(const uint8_t *p, size_t len, enum dl_jsonrec_mode m
         rc = DL_ERR_NOMEM;
         goto out;
     }
+    r->klen[0] = r->klen[1] = SIZE_MAX;
     for (int k = 0; ks && k < ks->n && k < 2; k++) {
+        r->klen[k] = ks->k[k].name_len;
+        r->kname[k] = ks->k[k].name;
         const uint8_t sep[6] = { ':', '{', '"', (uint8_t)ks->k[k].type, '"', ':' };
         if (dl_buf_append_json_str(&r->kwpre[k], ks->k[k].name, ks->k[k].name_len) ||
             dl_buf_append(&r->kwpre[k], sep, sizeof sep)) {
@@ -754,54 +759,48 @@ static bool finish_keys(struct dl_jsonfast *r, struct dl_item *it)
 /* ======================================================================== stage 2: the walk */
 
 struct frame {
+    struct name *names0; /* objects: the first of their member names on the names stack */
+    uint64_t seen;       /* objects: a one-hash Bloom filter of the member names so far */
     bool arr;
-    uint32_t cnt;
-    size_t names0;
-    uint64_t seen; /* objects: a one-hash Bloom filter of the member names so far */
 };
 
 /* Objects with more members than this are checked for duplicates when they close (hash table);
  * smaller ones as each name comes (Bloom bit, then a scan of the few names with that bit). */
 #define DUP_SCAN_MAX 32
 
-/* Write the item for the object whose '{' is at s (the index's entry r->cur or later).
+/* Write the item for the object whose '{' is at s_abs (the index's entry r->cur or later).
  * W_OK: it holds the item, *endp is just past the closing '}'. W_BAIL: the scalar path must
- * decide. W_MORE: the record runs past the window. */
+ * decide. W_MORE: the record runs past the window.
+ * Written for the register allocator: positions are relative to the window start (p[x] is input
+ * byte ws + x), the index is walked by pointer, and the open container's state is in locals. */
 static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfast *r, size_t s_abs,
                                                                struct dl_item *it, size_t *endp, const bool ddb)
 {
-    /* positions are relative to the window start: p[x] is input byte ws + x */
-    const uint8_t *p = r->p + r->ws;
-    const uint32_t *ix = r->idx;
-    const uint8_t *bsf = r->blk;
-    const size_t base = 0, n = r->nidx, len = r->len - r->ws, s = s_abs - r->ws;
-    struct name *names = r->names;
-    size_t names_cap = r->names_cap;
-    const bool at_end = r->we == r->len;
-    const struct dl_key_schema *ks = r->ks;
-    const int nkeys = ks ? ks->n : 0;
-    const size_t klen0 = nkeys > 0 ? ks->k[0].name_len : SIZE_MAX, klen1 = nkeys > 1 ? ks->k[1].name_len : SIZE_MAX;
-    size_t j = r->cur;
-    while (j < n && ix[j] < s)
-        j++;
-    r->cur = j;
-    if (j >= n || ix[j] != s)
-        return at_end ? W_BAIL : W_MORE;
+    const uint8_t *const p = r->p + r->ws;
+    const uint8_t *const bsf = r->blk;
+    const size_t len = r->len - r->ws, s = s_abs - r->ws;
+    const uint32_t *jp = r->idx + r->cur;
+    const uint32_t *const jend = r->idx + r->nidx;
+    while (jp < jend && *jp < s)
+        jp++;
+    r->cur = (size_t)(jp - r->idx);
+    if (jp >= jend || *jp != s)
+        return r->we == r->len ? W_BAIL : W_MORE;
 
-#define POS(k) ((size_t)ix[k])
-#define NEED_ENTRY(k)                                                                          \
+#define AT(k) ((size_t)jp[k])
+#define NEED(k)                                                                                \
     do {                                                                                       \
-        if ((k) >= n)                                                                          \
+        if (jp + (k) >= jend)                                                                  \
             goto more;                                                                         \
     } while (0)
 #define ENSURE(k)                                                                              \
     do {                                                                                       \
         if ((size_t)(oe - o) < (size_t)(k)) {                                                  \
-            size_t used_ = wb->data ? (size_t)(o - wb->data) : 0;                              \
-            if (!out_grow(wb, used_, (k), size))                                               \
+            size_t used_ = it->wire.data ? (size_t)(o - it->wire.data) : 0;                    \
+            if (!out_grow(&it->wire, used_, (k), size))                                        \
                 goto bail;                                                                     \
-            o = wb->data + used_;                                                              \
-            oe = wb->data + wb->alloc - 1;                                                     \
+            o = it->wire.data + used_;                                                         \
+            oe = it->wire.data + it->wire.alloc - 1;                                           \
         }                                                                                      \
     } while (0)
 #define PUT(lit)                                                                               \
@@ -809,34 +808,41 @@ static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfas
         memcpy(o, lit, sizeof lit - 1);                                                        \
         o += sizeof lit - 1;                                                                   \
     } while (0)
+/* the bound of the scalar run at jp[0]: the next entry, or the end of input */
+#define ATOM_BOUND(b)                                                                          \
+    do {                                                                                       \
+        if (jp + 1 < jend)                                                                     \
+            (b) = AT(1);                                                                       \
+        else if (r->we == r->len)                                                              \
+            (b) = len;                                                                         \
+        else                                                                                   \
+            goto more;                                                                         \
+    } while (0)
 
     dl_item_reset(it);
-    for (int k = 0; k < nkeys; k++)
-        r->kv[k].found = false;
-    struct dl_buf *wb = &it->wire;
-    uint8_t *o = wb->data, *oe = wb->data ? wb->data + wb->alloc - 1 : NULL;
-    size_t size = 0, nn = 0;
+    r->kv[0].found = r->kv[1].found = false;
+    uint8_t *o = it->wire.data, *oe = it->wire.data ? it->wire.data + it->wire.alloc - 1 : NULL;
+    size_t size = 0;
+    struct name *np = r->names, *nend = r->names + r->names_cap;
     struct frame fr[DL_ITEM_MAX_DEPTH + 2];
-    int d = 0;
-    int keyk = -1;
-    /* the open container's state lives in locals; fr[] keeps the enclosing ones */
+    int d = 0, keyk;
+    /* the open container, in locals; fr[] keeps the enclosing ones */
     bool c_arr = false;
-    uint32_t c_cnt = 0;
-    size_t c_names0 = 0;
+    struct name *c_names0 = np;
     uint64_t c_seen = 0;
     ENSURE(64);
     *o++ = '{';
-    j++;
-    NEED_ENTRY(j);
-    if (p[POS(j)] == '}') {
-        j++;
+    jp++;
+    NEED(0);
+    if (p[AT(0)] == '}') {
+        jp++;
         goto obj_close;
     }
 
 member: {
-    /* j: the member name's opening quote; j + 1: the ':' */
-    NEED_ENTRY(j + 1);
-    size_t a = POS(j), c = POS(j + 1);
+    /* jp[0]: the member name's opening quote; jp[1]: the ':' */
+    NEED(1);
+    size_t a = AT(0), c = AT(1);
     if (p[a] != '"' || p[c] != ':')
         goto bail;
     size_t z = closing_quote(p, a, c);
@@ -846,50 +852,52 @@ member: {
     uint64_t h;
     if (nlen <= 8 && a + 9 <= len) {
         /* short names (most): one load gives the hash and the backslash check */
-        uint64_t w;
+        uint64_t w, in = nlen == 8 ? ~0ULL : (1ULL << (8 * nlen)) - 1;
         memcpy(&w, p + a + 1, 8);
-        w &= nlen == 8 ? ~0ULL : (1ULL << (8 * nlen)) - 1;
+        w &= in;
         uint64_t x = w ^ 0x5C5C5C5C5C5C5C5CULL;
-        uint64_t in = nlen == 8 ? ~0ULL : (1ULL << (8 * nlen)) - 1;
         if (~(((x & SWAR_7F) + SWAR_7F) | x) & SWAR_80 & in)
             goto bail; /* escaped names: compare and quote them the scalar way */
         h = (w ^ (uint64_t)nlen << 56 ^ (uint64_t)nlen) * 0x9E3779B97F4A7C15ULL;
     } else {
-        if (has_backslash(p, bsf, base, a + 1, z))
+        if (has_backslash(p, bsf, 0, a + 1, z))
             goto bail;
         h = name_hash(p + a + 1, nlen, z + 8 <= len);
     }
-    if (nn == names_cap) {
-        size_t cap = names_cap ? 2 * names_cap : 256;
-        struct name *nv = cap <= NAMES_MAX ? realloc(names, cap * sizeof *nv) : NULL;
+    if (np == nend) {
+        size_t used = (size_t)(np - r->names), cap = r->names_cap ? 2 * r->names_cap : 256;
+        struct name *nv = cap <= NAMES_MAX ? realloc(r->names, cap * sizeof *nv) : NULL;
         if (!nv)
             goto bail;
-        r->names = names = nv;
-        r->names_cap = names_cap = cap;
+        for (int k = 0; k < d; k++)
+            fr[k].names0 = nv + (fr[k].names0 - r->names);
+        c_names0 = nv + (c_names0 - r->names);
+        r->names = nv;
+        r->names_cap = cap;
+        np = nv + used;
+        nend = nv + cap;
     }
-    {
-        if (c_cnt < DUP_SCAN_MAX) {
-            uint64_t bit = 1ULL << (h >> 58);
-            if (c_seen & bit) {
-                for (size_t q = c_names0; q < nn; q++)
-                    if (names[q].h == h && names[q].len == nlen && memcmp(names[q].p, p + a + 1, nlen) == 0)
-                        goto bail; /* a duplicate name: item.c's "last one wins" is the scalar path's */
-            }
-            c_seen |= bit;
+    if (np - c_names0 < DUP_SCAN_MAX) {
+        uint64_t bit = 1ULL << (h >> 58);
+        if (c_seen & bit) {
+            for (const struct name *q = c_names0; q < np; q++)
+                if (q->h == h && q->len == nlen && memcmp(q->p, p + a + 1, nlen) == 0)
+                    goto bail; /* a duplicate name: item.c's "last one wins" is the scalar path's */
         }
-        names[nn].p = p + a + 1;
-        names[nn].len = nlen;
-        names[nn].h = h;
-        nn++;
+        c_seen |= bit;
     }
+    np->p = p + a + 1;
+    np->len = nlen;
+    np->h = h;
+    np++;
     keyk = -1;
     if (d == 0) {
         if (nlen == 0 || nlen > DL_ATTR_NAME_MAX)
             goto bail;
         size += nlen;
-        if (nlen == klen0 && memcmp(ks->k[0].name, p + a + 1, nlen) == 0)
+        if (nlen == r->klen[0] && memcmp(r->kname[0], p + a + 1, nlen) == 0)
             keyk = 0;
-        else if (nlen == klen1 && memcmp(ks->k[1].name, p + a + 1, nlen) == 0)
+        else if (nlen == r->klen[1] && memcmp(r->kname[1], p + a + 1, nlen) == 0)
             keyk = 1;
     } else {
         if (nlen > DL_ATTR_NAME_MAX)
@@ -897,7 +905,7 @@ member: {
         size += 1 + nlen;
     }
     ENSURE(nlen + 40);
-    if (c_cnt++)
+    if (o[-1] != '{') /* not the first member: the previous value ended with '}' */
         *o++ = ',';
     if (z + 32 <= len)
         copy16(o, p + a, nlen + 2);
@@ -905,21 +913,21 @@ member: {
         memcpy(o, p + a, nlen + 2);
     o += nlen + 2;
     *o++ = ':';
-    j += 2;
+    jp += 2;
     if (keyk >= 0)
         goto key_value;
     goto value;
 }
 
 value: {
-    /* j: the first entry of a value at level d + 1 */
-    NEED_ENTRY(j);
-    size_t v = POS(j);
+    /* jp[0]: the first entry of a value at level d + 1 (<= 32: checked when containers open) */
+    NEED(0);
+    size_t v = AT(0);
     uint8_t ch = p[v];
     if (ddb) {
         /* {"T": payload}: the wrapper's name must be a bare type name */
-        NEED_ENTRY(j + 2);
-        size_t a = POS(j + 1), c = POS(j + 2);
+        NEED(2);
+        size_t a = AT(1), c = AT(2);
         if (ch != '{' || p[a] != '"' || p[c] != ':')
             goto bail;
         size_t z = closing_quote(p, a, c);
@@ -927,9 +935,9 @@ value: {
             goto bail;
         size_t tl = z - a - 1;
         const uint8_t *t = p + a + 1;
-        j += 3;
-        NEED_ENTRY(j);
-        v = POS(j);
+        jp += 3;
+        NEED(0);
+        v = AT(0);
         ch = p[v];
         if (tl == 1 && t[0] == 'S') {
             if (ch != '"')
@@ -939,9 +947,9 @@ value: {
         if (tl == 1 && t[0] == 'N') {
             if (ch != '"')
                 goto bail;
-            NEED_ENTRY(j + 1);
-            size_t zz = closing_quote(p, v, POS(j + 1));
-            if (!zz || has_backslash(p, bsf, base, v + 1, zz))
+            NEED(1);
+            size_t zz = closing_quote(p, v, AT(1));
+            if (!zz || has_backslash(p, bsf, 0, v + 1, zz))
                 goto bail;
             struct numscan ns;
             if (!scan_number(p, v + 1, zz, len, &ns) || ns.end != zz || !ns.dyn_ok)
@@ -956,7 +964,7 @@ value: {
                 memcpy(o, p + v, tlen + 2);
             o += tlen + 2;
             *o++ = '}';
-            j++;
+            jp++;
             goto ddb_close;
         }
         if (tl == 4 && memcmp(t, "BOOL", 4) == 0) {
@@ -967,14 +975,14 @@ value: {
         if (tl == 4 && memcmp(t, "NULL", 4) == 0) {
             if (ch != 't')
                 goto bail;
-            NEED_ENTRY(j + 1);
-            size_t bound = POS(j + 1);
+            size_t bound;
+            ATOM_BOUND(bound);
             if (bound - v < 4 || memcmp(p + v, "true", 4) != 0 || (v + 4 != bound && !is_ws(p[v + 4])))
                 goto bail;
             size += 1;
             ENSURE(16);
             PUT("{\"NULL\":true}");
-            j++;
+            jp++;
             goto ddb_close;
         }
         if (tl == 1 && t[0] == 'L') {
@@ -993,12 +1001,7 @@ value: {
         goto string_value;
     if (ch == '-' || is_digit(ch)) {
         size_t bound;
-        if (j + 1 < n)
-            bound = POS(j + 1);
-        else if (at_end)
-            bound = len;
-        else
-            goto more;
+        ATOM_BOUND(bound);
         struct numscan ns;
         if (!scan_number(p, v, bound, len, &ns) || !ns.dyn_ok)
             goto bail;
@@ -1012,7 +1015,7 @@ value: {
             memcpy(o, p + v, tlen);
         o += tlen;
         PUT("\"}");
-        j++;
+        jp++;
         goto after_value;
     }
     if (ch == '{')
@@ -1023,32 +1026,27 @@ value: {
         goto literal;
     if (ch == 'n') {
         size_t bound;
-        if (j + 1 < n)
-            bound = POS(j + 1);
-        else if (at_end)
-            bound = len;
-        else
-            goto more;
+        ATOM_BOUND(bound);
         if (bound - v < 4 || memcmp(p + v, "null", 4) != 0 || (v + 4 != bound && !is_ws(p[v + 4])))
             goto bail;
         size += 1;
         ENSURE(16);
         PUT("{\"NULL\":true}");
-        j++;
+        jp++;
         goto after_value;
     }
     goto bail;
 }
 
 string_value: {
-    /* j: a string's opening quote at v */
-    NEED_ENTRY(j + 1);
-    size_t v = POS(j);
-    size_t z = closing_quote(p, v, POS(j + 1));
+    /* jp[0]: a string's opening quote */
+    NEED(1);
+    size_t v = AT(0);
+    size_t z = closing_quote(p, v, AT(1));
     if (!z)
         goto bail;
     size_t slen = z - v - 1;
-    if (!has_backslash(p, bsf, base, v + 1, z)) {
+    if (!has_backslash(p, bsf, 0, v + 1, z)) {
         size += slen;
         ENSURE(slen + 48);
         PUT("{\"S\":");
@@ -1068,21 +1066,16 @@ string_value: {
         o = put_json_str(o, r->tmp, (size_t)ul);
         *o++ = '}';
     }
-    j++;
+    jp++;
     if (ddb)
         goto ddb_close;
     goto after_value;
 }
 
 literal: {
-    /* j: true or false at v */
-    size_t v = POS(j), bound;
-    if (j + 1 < n)
-        bound = POS(j + 1);
-    else if (at_end)
-        bound = len;
-    else
-        goto more;
+    /* jp[0]: true or false */
+    size_t v = AT(0), bound;
+    ATOM_BOUND(bound);
     bool t;
     if (bound - v >= 4 && memcmp(p + v, "true", 4) == 0 && (v + 4 == bound || is_ws(p[v + 4])))
         t = true;
@@ -1096,7 +1089,7 @@ literal: {
         PUT("{\"BOOL\":true}");
     else
         PUT("{\"BOOL\":false}");
-    j++;
+    jp++;
     if (ddb)
         goto ddb_close;
     goto after_value;
@@ -1107,18 +1100,16 @@ open_object:
     ENSURE(16);
     PUT("{\"M\":{");
     fr[d].arr = c_arr;
-    fr[d].cnt = c_cnt;
     fr[d].names0 = c_names0;
     fr[d].seen = c_seen;
     d++;
     c_arr = false;
-    c_cnt = 0;
-    c_names0 = nn;
+    c_names0 = np;
     c_seen = 0;
-    j++;
-    NEED_ENTRY(j);
-    if (p[POS(j)] == '}') {
-        j++;
+    jp++;
+    NEED(0);
+    if (p[AT(0)] == '}') {
+        jp++;
         goto obj_close;
     }
     if (d >= DL_ITEM_MAX_DEPTH)
@@ -1130,15 +1121,14 @@ open_array:
     ENSURE(16);
     PUT("{\"L\":[");
     fr[d].arr = c_arr;
-    fr[d].cnt = c_cnt;
     fr[d].names0 = c_names0;
     fr[d].seen = c_seen;
     d++;
     c_arr = true;
-    j++;
-    NEED_ENTRY(j);
-    if (p[POS(j)] == ']') {
-        j++;
+    jp++;
+    NEED(0);
+    if (p[AT(0)] == ']') {
+        jp++;
         goto arr_close;
     }
     if (d >= DL_ITEM_MAX_DEPTH)
@@ -1148,38 +1138,31 @@ open_array:
 
 ddb_close:
     /* the wrapper object holds exactly one member */
-    NEED_ENTRY(j);
-    if (p[POS(j)] != '}')
+    NEED(0);
+    if (p[AT(0)] != '}')
         goto bail;
-    j++;
+    jp++;
     goto after_value;
 
 after_value: {
-    NEED_ENTRY(j);
-    uint8_t c = p[POS(j)];
+    NEED(0);
+    uint8_t c = p[AT(0)];
+    jp++;
     if (c_arr) {
         if (c == ',') {
             size += 1;
             ENSURE(8);
             *o++ = ',';
-            j++;
             goto value;
         }
-        if (c == ']') {
-            j++;
+        if (c == ']')
             goto arr_close;
-        }
         goto bail;
     }
-    if (c == ',') {
-        j++;
-        NEED_ENTRY(j);
+    if (c == ',')
         goto member;
-    }
-    if (c == '}') {
-        j++;
+    if (c == '}')
         goto obj_close;
-    }
     goto bail;
 }
 
@@ -1188,7 +1171,6 @@ arr_close:
     PUT("]}");
     d--;
     c_arr = fr[d].arr;
-    c_cnt = fr[d].cnt;
     c_names0 = fr[d].names0;
     c_seen = fr[d].seen;
     if (ddb)
@@ -1196,9 +1178,9 @@ arr_close:
     goto after_value;
 
 obj_close:
-    if (c_cnt > DUP_SCAN_MAX && names_dup(r, names + c_names0, nn - c_names0))
+    if (np - c_names0 > DUP_SCAN_MAX && names_dup(r, c_names0, (size_t)(np - c_names0)))
         goto bail;
-    nn = c_names0;
+    np = c_names0;
     ENSURE(8);
     if (d == 0) {
         *o++ = '}';
@@ -1207,7 +1189,6 @@ obj_close:
     PUT("}}");
     d--;
     c_arr = fr[d].arr;
-    c_cnt = fr[d].cnt;
     c_names0 = fr[d].names0;
     c_seen = fr[d].seen;
     if (ddb)
@@ -1215,34 +1196,32 @@ obj_close:
     goto after_value;
 
 key_value: {
-    /* j: the value of top-level member that is key attribute keyk */
-    NEED_ENTRY(j);
-    size_t v = POS(j);
+    /* jp[0]: the value of the top-level member that is key attribute keyk */
+    NEED(0);
+    size_t v = AT(0);
     uint8_t ch = p[v];
-    char type = ks->k[keyk].type;
-    bool from_number = false;
+    char type = r->ks->k[keyk].type;
     const uint8_t *text;
     size_t tlen;
     if (ddb) {
-        NEED_ENTRY(j + 2);
-        size_t a = POS(j + 1), c = POS(j + 2);
+        NEED(2);
+        size_t a = AT(1), c = AT(2);
         if (ch != '{' || p[a] != '"' || p[c] != ':')
             goto bail;
         size_t z = closing_quote(p, a, c);
         if (!z || z - a - 1 != 1 || p[a + 1] != (uint8_t)type || (type != 'S' && type != 'N'))
             goto bail;
-        from_number = type == 'N';
-        j += 3;
-        NEED_ENTRY(j);
-        v = POS(j);
+        jp += 3;
+        NEED(0);
+        v = AT(0);
         ch = p[v];
         if (ch != '"')
             goto bail;
     }
     if (ch == '"') {
-        NEED_ENTRY(j + 1);
-        size_t z = closing_quote(p, v, POS(j + 1));
-        if (!z || has_backslash(p, bsf, base, v + 1, z))
+        NEED(1);
+        size_t z = closing_quote(p, v, AT(1));
+        if (!z || has_backslash(p, bsf, 0, v + 1, z))
             goto bail;
         text = p + v + 1;
         tlen = z - v - 1;
@@ -1250,22 +1229,16 @@ key_value: {
         if (type != 'S' && type != 'N')
             goto bail;
         size_t bound;
-        if (j + 1 < n)
-            bound = POS(j + 1);
-        else if (at_end)
-            bound = len;
-        else
-            goto more;
+        ATOM_BOUND(bound);
         struct numscan ns;
         if (!scan_number(p, v, bound, len, &ns))
             goto bail;
         text = p + v;
         tlen = ns.end - v;
-        from_number = true;
     } else {
-        goto bail;
+        goto bail; /* true/false/null/containers as keys: item.c's error */
     }
-    (void)from_number; /* a bad number and a bad string both go to the scalar path */
+    /* a bad number text and a bad string both go to the scalar path, whose messages differ */
     struct fkey *kv = &r->kv[keyk];
     if (type == 'N') {
         struct dl_num_info ni;
@@ -1289,6 +1262,7 @@ key_value: {
             o += tlen;
             PUT("\"}");
         } else {
+            struct dl_buf *wb = &it->wire;
             ENSURE(tlen / 3 * 4 + 48);
             wb->len = (size_t)(o - wb->data);
             if (dl_buf_append(wb, "{\"B\":\"", 6) || dl_buf_append_base64(wb, text, tlen) ||
@@ -1303,7 +1277,7 @@ key_value: {
     kv->found = true;
     kv->raw = text;
     kv->len = tlen;
-    j++;
+    jp++;
     if (ddb)
         goto ddb_close;
     goto after_value;
@@ -1312,29 +1286,30 @@ key_value: {
 done:
     if (size > DL_ITEM_MAX_SIZE)
         goto bail;
-    wb->len = (size_t)(o - wb->data);
-    wb->data[wb->len] = 0;
+    it->wire.len = (size_t)(o - it->wire.data);
+    it->wire.data[it->wire.len] = 0;
     if (!finish_keys(r, it))
         goto bail;
     it->size = size;
-    r->cur = j;
-    *endp = r->ws + POS(j - 1) + 1;
+    r->cur = (size_t)(jp - r->idx);
+    *endp = r->ws + (size_t)jp[-1] + 1;
     return W_OK;
 
 more:
-    if (wb->data)
-        wb->len = (size_t)(o - wb->data);
-    return at_end ? W_BAIL : W_MORE;
+    if (it->wire.data)
+        it->wire.len = (size_t)(o - it->wire.data);
+    return r->we == r->len ? W_BAIL : W_MORE;
 
 bail:
-    if (wb->data)
-        wb->len = (size_t)(o - wb->data);
+    if (it->wire.data)
+        it->wire.len = (size_t)(o - it->wire.data);
     return W_BAIL;
 
-#undef POS
-#undef NEED_ENTRY
+#undef AT
+#undef NEED
 #undef ENSURE
 #undef PUT
+#undef ATOM_BOUND
 }
 
 static __attribute__((noinline)) enum walk_rc walk_plain(struct dl_jsonfast *r, size_t s, struct dl_item *it,

@@ -218,6 +218,76 @@ static inline bool plain_ascii(const uint8_t *p, size_t n)
     return (acc & highs) == 0;
 }
 
+/* dl_utf8_valid's verdict (no position) for the short texts of CSV cells, without a call
+ * per character: well-formed sequences only, no overlongs, surrogates or code points above
+ * U+10FFFF. */
+static bool utf8_ok(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n && (load64(p + i) & 0x8080808080808080ull) == 0) {
+            i += 8;
+            continue;
+        }
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0xC2)
+            return false;
+        if (c < 0xE0) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return false;
+            i += 2;
+            continue;
+        }
+        uint8_t lo = 0x80, hi = 0xBF;
+        size_t len;
+        if (c < 0xF0) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c < 0xF5) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return false;
+        }
+        if (i + len > n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80 ||
+            (len == 4 && (p[i + 3] & 0xC0) != 0x80))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* memcpy for the short pieces of a CSV item, without a call for the common sizes. */
+static inline void copy_small(uint8_t *o, const uint8_t *p, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a = load64(p), b = load64(p + n - 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    } else {
+        memcpy(o, p, n);
+    }
+}
+
 /* Bits at the bytes of w that JSON must escape (the lowest one is exact; bits above a hit
  * may be spurious). */
 static inline uint64_t escape_bits(uint64_t w)
@@ -1507,7 +1577,7 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
         }
         bool plain = true;
         if (c->key >= 0 || !st->emit || st->size + names[i].len + v.len > DL_ITEM_MAX_SIZE ||
-            (!(plain = plain_ascii(v.ptr, v.len)) && !dl_utf8_valid(v.ptr, v.len, NULL))) {
+            (!(plain = plain_ascii(v.ptr, v.len)) && !utf8_ok(v.ptr, v.len))) {
             st->column = i + 1;
             if ((e = csv_cell(st, names[i], v, c->key, i, &first)))
                 return e;
@@ -1524,10 +1594,10 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
         if (!first)
             *o++ = ',';
         first = false;
-        memcpy(o, h->pre.data + c->pre_off, c->pre_len);
+        copy_small(o, h->pre.data + c->pre_off, c->pre_len);
         o += c->pre_len;
         if (plain) {
-            memcpy(o, v.ptr, v.len);
+            copy_small(o, v.ptr, v.len);
             o += v.len;
         } else {
             o += escape_into(o, v.ptr, v.len);

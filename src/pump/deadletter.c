@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zstd.h>
 
 #include "core/json.h"
 
@@ -13,7 +16,9 @@ struct dl_deadletter {
     char *path;
     FILE *f;
     uint64_t count;
+    bool zst;               /* path ends in .zst: one zstd frame per record */
     struct dl_buf line;
+    struct dl_buf frame;
     char error[512];
 };
 
@@ -29,6 +34,9 @@ struct dl_deadletter *dl_deadletter_new(const char *path)
     }
     pthread_mutex_init(&d->mu, NULL);
     dl_buf_init(&d->line, 0);
+    dl_buf_init(&d->frame, 0);
+    size_t n = strlen(path);
+    d->zst = n > 4 && !strcmp(path + n - 4, ".zst");
     return d;
 }
 
@@ -40,6 +48,7 @@ void dl_deadletter_destroy(struct dl_deadletter *d)
         fclose(d->f);
     pthread_mutex_destroy(&d->mu);
     dl_buf_free(&d->line);
+    dl_buf_free(&d->frame);
     free(d->path);
     free(d);
 }
@@ -108,7 +117,25 @@ enum dl_err dl_deadletter_add(struct dl_deadletter *d, const struct dl_origin *o
         e = dl_buf_append_str(b, "}\n");
     if (e)
         goto out;
-    if (fwrite(b->data, 1, b->len, d->f) != b->len || fflush(d->f) != 0) {
+    const uint8_t *out = b->data;
+    size_t outlen = b->len;
+    if (d->zst) {
+        /* one complete frame per record: the file is always a valid zstd stream up to the last
+         * record written, whatever happens to the process after that */
+        size_t bound = ZSTD_compressBound(b->len);
+        dl_buf_reset(&d->frame);
+        if ((e = dl_buf_reserve(&d->frame, bound)))
+            goto out;
+        size_t z = ZSTD_compress(d->frame.data, bound, b->data, b->len, 3);
+        if (ZSTD_isError(z)) {
+            snprintf(d->error, sizeof d->error, "cannot compress a dead-letter record: %s", ZSTD_getErrorName(z));
+            e = DL_ERR_IO;
+            goto out;
+        }
+        out = d->frame.data;
+        outlen = z;
+    }
+    if (fwrite(out, 1, outlen, d->f) != outlen || fflush(d->f) != 0) {
         snprintf(d->error, sizeof d->error, "cannot write dead-letter file %s: %s", d->path,
                  strerror(errno));
         e = DL_ERR_IO;
@@ -136,4 +163,46 @@ const char *dl_deadletter_path(const struct dl_deadletter *d)
 const char *dl_deadletter_error(struct dl_deadletter *d)
 {
     return d->error[0] ? d->error : NULL;
+}
+
+enum dl_err dl_deadletter_read(const char *path, struct dl_buf *out, char *err, size_t errlen)
+{
+    struct dl_buf raw;
+    dl_buf_init(&raw, out->cap);
+    enum dl_err e = dl_buf_read_file(&raw, path);
+    if (e) {
+        snprintf(err, errlen, "%s: cannot read the dead-letter file: %s", path, dl_err_str(e));
+        goto out;
+    }
+    static const uint8_t magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+    if (raw.len < 4 || memcmp(raw.data, magic, 4) != 0) {
+        e = dl_buf_append(out, raw.data, raw.len);
+        goto out;
+    }
+    ZSTD_DStream *z = ZSTD_createDStream();
+    if (!z) {
+        e = DL_ERR_NOMEM;
+        goto out;
+    }
+    ZSTD_inBuffer ib = { raw.data, raw.len, 0 };
+    size_t rc = 0;
+    while (ib.pos < ib.size) {
+        if ((e = dl_buf_reserve(out, 1 << 17)))
+            break;
+        ZSTD_outBuffer ob = { out->data + out->len, out->alloc - out->len - 1, 0 };
+        rc = ZSTD_decompressStream(z, &ob, &ib);
+        out->len += ob.pos;
+        out->data[out->len] = 0;
+        if (ZSTD_isError(rc)) {
+            snprintf(err, errlen, "%s: corrupt zstd data: %s", path, ZSTD_getErrorName(rc));
+            e = DL_ERR_PARSE;
+            break;
+        }
+    }
+    if (!e && rc != 0)
+        snprintf(err, errlen, "%s: the last record is truncated (ignored)", path);
+    ZSTD_freeDStream(z);
+out:
+    dl_buf_free(&raw);
+    return e;
 }

@@ -1,7 +1,9 @@
 /* The dead-letter file: one NDJSON line per record that could not be written, with why,
  * where it came from, and what would have been sent (or the raw input text when the record
  * never became an item). Thread-safe. Created lazily on the first record, so a clean run
- * leaves no file behind. */
+ * leaves no file behind. A path ending in ".zst" is written zstd-compressed, one frame per
+ * record (read it with zstdcat; `ddbload replay` reads both forms); every record is flushed
+ * to the file before dl_deadletter_add returns. */
 #ifndef DL_PUMP_DEADLETTER_H
 #define DL_PUMP_DEADLETTER_H
 
@@ -38,5 +40,8 @@ const char *dl_deadletter_path(const struct dl_deadletter *d);
 /* The last I/O error text, or NULL: a dead-letter file that cannot be written is fatal to the
  * run, because records would otherwise be lost. */
 const char *dl_deadletter_error(struct dl_deadletter *d);
+
+/* Read a dead-letter file (plain or zstd) into out as NDJSON text. */
+enum dl_err dl_deadletter_read(const char *path, struct dl_buf *out, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include <zip.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #define READ_CHUNK ((size_t)64 << 10)
 /* Reserve at most this much up front from a declared size (which may lie); grow past it. */
@@ -312,74 +313,43 @@ static enum dl_err read_error(zip_file_t *zf, const struct zent *e, char *err, s
     return map_zip_error(code);
 }
 
-enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
-                        const struct dl_zip_limits *lim, char *err, size_t errlen)
+/* Names of the APPNOTE 4.4.5 methods people meet, for "not supported" messages. */
+static const char *method_name(uint16_t m)
+{
+    switch (m) {
+    case 1: return "Shrink";
+    case 2: case 3: case 4: case 5: return "Reduce";
+    case 6: return "Implode";
+    case 9: return "Deflate64";
+    case 10: return "PKWARE DCL Implode";
+    case 12: return "bzip2";
+    case 14: return "LZMA";
+    case 18: return "IBM TERSE";
+    case 19: return "IBM LZ77";
+    case 94: return "MP3";
+    case 95: return "xz";
+    case 96: return "JPEG";
+    case 97: return "WavPack";
+    case 98: return "PPMd";
+    case 99: return "WinZip AES";
+    default: return "unknown";
+    }
+}
+
+static bool is_zstd(uint16_t m)
+{
+    return m == DL_ZIP_METHOD_ZSTD || m == DL_ZIP_METHOD_ZSTD_OLD;
+}
+
+/* Stored and deflated entries (and whatever else this libzip decodes): libzip inflates and
+ * checks the CRC. Appends to out; *got is the number of bytes produced. */
+static enum dl_err read_libzip(struct dl_zip *z, const struct zent *e, struct dl_buf *out,
+                               uint64_t *got_out, char *err, size_t errlen)
 {
     enum dl_err rc = DL_OK;
-    zip_file_t *zf = NULL;
-    char nm[200], a[32], b[32];
-
-    if (!z || !out || i >= z->n) {
-        seterr(err, errlen, "dl_zip_read: invalid argument");
-        return DL_ERR_INVALID;
-    }
-    dl_buf_reset(out);
-    struct zent *e = &z->ents[i];
-    struct dl_zip_limits L = {
-        .max_entry_size = DL_ZIP_DEFAULT_MAX_ENTRY,
-        .max_ratio = DL_ZIP_DEFAULT_MAX_RATIO,
-        .ratio_min_size = DL_ZIP_DEFAULT_RATIO_MIN_SIZE,
-        .max_total = DL_ZIP_DEFAULT_MAX_TOTAL,
-    };
-    if (lim) {
-        if (lim->max_entry_size)
-            L.max_entry_size = lim->max_entry_size;
-        if (lim->max_ratio)
-            L.max_ratio = lim->max_ratio;
-        if (lim->ratio_min_size)
-            L.ratio_min_size = lim->ratio_min_size;
-        if (lim->max_total)
-            L.max_total = lim->max_total;
-    }
-
-    if (e->encrypted) {
-        rc = DL_ERR_UNSUPPORTED;
-        seterr(err, errlen, "zip entry '%s': entry is encrypted",
-               printable(e->name, nm, sizeof nm));
-        goto out;
-    }
-    if (e->method == DL_ZIP_METHOD_ZSTD) {
-        rc = DL_ERR_UNSUPPORTED;
-        seterr(err, errlen,
-               "zip entry '%s' is zstd-compressed (method 93), which this build cannot read yet",
-               printable(e->name, nm, sizeof nm));
-        goto out;
-    }
-    if (!zip_compression_method_supported(e->method, 0)) {
-        rc = DL_ERR_UNSUPPORTED;
-        seterr(err, errlen, "zip entry '%s' uses compression method %u, which is not supported",
-               printable(e->name, nm, sizeof nm), (unsigned)e->method);
-        goto out;
-    }
-
-    uint64_t prior = z->total - e->counted;
-    rc = check_guards(e, e->size, prior, &L, err, errlen);
-    if (rc)
-        goto out;
-    if (e->size > out->cap || e->size >= SIZE_MAX) {
-        rc = DL_ERR_TOO_LARGE;
-        seterr(err, errlen, "zip entry '%s' (%s bytes) does not fit in the buffer (cap %s bytes)",
-               printable(e->name, nm, sizeof nm), grouped(e->size, a), grouped(out->cap, b));
-        goto out;
-    }
-    rc = dl_buf_reserve(out, (size_t)(e->size < PREALLOC_MAX ? e->size : PREALLOC_MAX));
-    if (rc) {
-        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
-               dl_err_str(rc));
-        goto out;
-    }
-
-    zf = zip_fopen_index(z->za, e->index, 0);
+    char nm[200], a[32];
+    uint64_t got = 0;
+    zip_file_t *zf = zip_fopen_index(z->za, e->index, 0);
     if (!zf) {
         zip_error_t *ze = zip_get_error(z->za);
         rc = map_zip_error(zip_error_code_zip(ze));
@@ -388,10 +358,9 @@ enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
         goto out;
     }
 
-    /* Declared sizes can lie. The guards above passed for the declared size, so reading
-     * never goes past it: a probe for one more byte proves a lie, and also takes libzip to the
-     * end of the entry, where it checks the CRC. */
-    uint64_t got = 0;
+    /* Declared sizes can lie. The guards passed for the declared size, so reading never goes
+     * past it: a probe for one more byte proves a lie, and also takes libzip to the end of
+     * the entry, where it checks the CRC. */
     while (got < e->size) {
         size_t want = READ_CHUNK;
         if ((uint64_t)want > e->size - got)
@@ -427,6 +396,220 @@ enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
             goto out;
         }
     }
+    *got_out = got;
+
+out:
+    if (zf)
+        zip_fclose(zf);
+    return rc;
+}
+
+/* zstd entries (method 93, and 20 which early 7-Zip zstd builds wrote). libzip 1.7 cannot
+ * decompress them, but it can hand us the raw compressed bytes (ZIP_FL_COMPRESSED): it finds
+ * the local header from the central directory, ZIP64 extra fields included, and skips the
+ * local name and extra field, whose lengths may differ from the central ones. We decompress
+ * with libzstd under the same rule as read_libzip (never past the declared size, then a
+ * one-byte probe) and check the CRC-32 ourselves, since libzip only does that when it
+ * decompresses. */
+static enum dl_err read_zstd(struct dl_zip *z, const struct zent *e, struct dl_buf *out,
+                             uint64_t *got_out, char *err, size_t errlen)
+{
+    enum dl_err rc = DL_OK;
+    char nm[200], a[32];
+    zip_file_t *zf = NULL;
+    ZSTD_DCtx *dctx = NULL;
+    uint8_t *in = NULL;
+    uint64_t got = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t last = 0;       /* ZSTD_decompressStream's last result: 0 = at a frame boundary */
+    bool any_input = false, eof = false;
+
+    zf = zip_fopen_index(z->za, e->index, ZIP_FL_COMPRESSED);
+    if (!zf) {
+        zip_error_t *ze = zip_get_error(z->za);
+        rc = map_zip_error(zip_error_code_zip(ze));
+        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
+               zip_error_strerror(ze));
+        goto out;
+    }
+    dctx = ZSTD_createDCtx();
+    in = malloc(READ_CHUNK);
+    if (!dctx || !in) {
+        rc = DL_ERR_NOMEM;
+        seterr(err, errlen, "zip entry '%s': out of memory", printable(e->name, nm, sizeof nm));
+        goto out;
+    }
+    /* The whole entry is held in memory anyway, so a window as large as the declared size
+     * costs no more than the output; zstd's default limit (128 MiB) would refuse big frames
+     * that 7-Zip writes at its higher levels. */
+    int wlog = 27, wmax = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax).upperBound;
+    while (wlog < wmax && wlog < 62 && ((uint64_t)1 << wlog) < e->size)
+        wlog++;
+    ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, wlog);
+
+    ZSTD_inBuffer ib = { in, 0, 0 };
+    for (;;) {
+        if (ib.pos == ib.size && !eof) {
+            zip_int64_t n = zip_fread(zf, in, READ_CHUNK);
+            if (n < 0) {
+                rc = read_error(zf, e, err, errlen);
+                goto out;
+            }
+            if (n == 0)
+                eof = true;
+            ib.size = (size_t)n;
+            ib.pos = 0;
+            any_input |= n > 0;
+        }
+        uint8_t probe;
+        ZSTD_outBuffer ob = { &probe, 1, 0 };
+        if (got < e->size) {
+            size_t want = READ_CHUNK;
+            if ((uint64_t)want > e->size - got)
+                want = (size_t)(e->size - got);
+            rc = dl_buf_reserve(out, want);
+            if (rc) {
+                seterr(err, errlen, "zip entry '%s' does not fit in the buffer (cap %s bytes)",
+                       printable(e->name, nm, sizeof nm), grouped(out->cap, a));
+                goto out;
+            }
+            ob.dst = out->data + out->len;
+            ob.size = want;
+        }
+        size_t in_before = ib.pos;
+        size_t r = ZSTD_decompressStream(dctx, &ob, &ib);
+        if (ZSTD_isError(r)) {
+            ZSTD_ErrorCode code = ZSTD_getErrorCode(r);
+            if (code == ZSTD_error_memory_allocation) {
+                rc = DL_ERR_NOMEM;
+                seterr(err, errlen, "zip entry '%s': out of memory decompressing zstd data",
+                       printable(e->name, nm, sizeof nm));
+            } else if (code == ZSTD_error_frameParameter_windowTooLarge) {
+                rc = DL_ERR_UNSUPPORTED;
+                seterr(err, errlen,
+                       "zip entry '%s': zstd frame needs a window over %s bytes, more than its "
+                       "declared size justifies",
+                       printable(e->name, nm, sizeof nm), grouped((uint64_t)1 << wlog, a));
+            } else {
+                rc = DL_ERR_PARSE;
+                seterr(err, errlen, "zip entry '%s': corrupt zstd data (%s)",
+                       printable(e->name, nm, sizeof nm), ZSTD_getErrorName(r));
+            }
+            goto out;
+        }
+        if (ob.dst == &probe) {
+            if (ob.pos > 0) {
+                rc = DL_ERR_PARSE;
+                seterr(err, errlen, "zip entry '%s' expands past its declared size of %s bytes",
+                       printable(e->name, nm, sizeof nm), grouped(e->size, a));
+                goto out;
+            }
+        } else if (ob.pos > 0) {
+            crc = crc32(crc, out->data + out->len, (uInt)ob.pos);
+            out->len += ob.pos;
+            out->data[out->len] = 0;
+            got += ob.pos;
+        }
+        /* a call with nothing to do (no input left) reports the next frame's header size */
+        if (ib.pos != in_before || ob.pos > 0)
+            last = r;
+        /* all input consumed and room left over: the decoder has nothing more to give */
+        if (eof && ib.pos == ib.size && ob.pos < ob.size)
+            break;
+    }
+    if (any_input && last != 0) {
+        rc = DL_ERR_PARSE;
+        seterr(err, errlen, "zip entry '%s': truncated zstd data (the frame does not end)",
+               printable(e->name, nm, sizeof nm));
+        goto out;
+    }
+    if (got == e->size && e->has_crc && (uint32_t)crc != e->crc) {
+        rc = DL_ERR_PARSE;
+        seterr(err, errlen,
+               "zip entry '%s': CRC error (corrupt data: CRC-32 %08x, central directory says "
+               "%08x)",
+               printable(e->name, nm, sizeof nm), (unsigned)crc, (unsigned)e->crc);
+        goto out;
+    }
+    *got_out = got;
+
+out:
+    free(in);
+    ZSTD_freeDCtx(dctx);
+    if (zf)
+        zip_fclose(zf);
+    return rc;
+}
+
+enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
+                        const struct dl_zip_limits *lim, char *err, size_t errlen)
+{
+    enum dl_err rc = DL_OK;
+    char nm[200], a[32], b[32];
+
+    if (!z || !out || i >= z->n) {
+        seterr(err, errlen, "dl_zip_read: invalid argument");
+        return DL_ERR_INVALID;
+    }
+    dl_buf_reset(out);
+    struct zent *e = &z->ents[i];
+    struct dl_zip_limits L = {
+        .max_entry_size = DL_ZIP_DEFAULT_MAX_ENTRY,
+        .max_ratio = DL_ZIP_DEFAULT_MAX_RATIO,
+        .ratio_min_size = DL_ZIP_DEFAULT_RATIO_MIN_SIZE,
+        .max_total = DL_ZIP_DEFAULT_MAX_TOTAL,
+    };
+    if (lim) {
+        if (lim->max_entry_size)
+            L.max_entry_size = lim->max_entry_size;
+        if (lim->max_ratio)
+            L.max_ratio = lim->max_ratio;
+        if (lim->ratio_min_size)
+            L.ratio_min_size = lim->ratio_min_size;
+        if (lim->max_total)
+            L.max_total = lim->max_total;
+    }
+
+    if (e->encrypted) {
+        rc = DL_ERR_UNSUPPORTED;
+        seterr(err, errlen,
+               "zip entry '%s': entry is encrypted (password-protected zip entries are not "
+               "supported; re-create the archive without a password)",
+               printable(e->name, nm, sizeof nm));
+        goto out;
+    }
+    bool zstd = is_zstd(e->method);
+    if (!zstd && !zip_compression_method_supported(e->method, 0)) {
+        rc = DL_ERR_UNSUPPORTED;
+        seterr(err, errlen,
+               "zip entry '%s' uses compression method %u (%s), which is not supported "
+               "(use stored, deflate or zstd)",
+               printable(e->name, nm, sizeof nm), (unsigned)e->method, method_name(e->method));
+        goto out;
+    }
+
+    uint64_t prior = z->total - e->counted;
+    rc = check_guards(e, e->size, prior, &L, err, errlen);
+    if (rc)
+        goto out;
+    if (e->size > out->cap || e->size >= SIZE_MAX) {
+        rc = DL_ERR_TOO_LARGE;
+        seterr(err, errlen, "zip entry '%s' (%s bytes) does not fit in the buffer (cap %s bytes)",
+               printable(e->name, nm, sizeof nm), grouped(e->size, a), grouped(out->cap, b));
+        goto out;
+    }
+    rc = dl_buf_reserve(out, (size_t)(e->size < PREALLOC_MAX ? e->size : PREALLOC_MAX));
+    if (rc) {
+        seterr(err, errlen, "zip entry '%s': %s", printable(e->name, nm, sizeof nm),
+               dl_err_str(rc));
+        goto out;
+    }
+
+    uint64_t got = 0;
+    rc = zstd ? read_zstd(z, e, out, &got, err, errlen)
+              : read_libzip(z, e, out, &got, err, errlen);
+    if (rc)
+        goto out;
     if (got != e->size) {
         rc = DL_ERR_PARSE;
         seterr(err, errlen, "zip entry '%s' is shorter than declared (%s of %s bytes)",
@@ -439,8 +622,6 @@ enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
     }
 
 out:
-    if (zf)
-        zip_fclose(zf);
     if (rc)
         dl_buf_reset(out);
     return rc;

@@ -1,5 +1,5 @@
-/* Zip archives held in memory (libzip underneath): list the data entries, read one entry
- * into a capped buffer, with zip-bomb guards.
+/* Zip archives held in memory (libzip underneath; zstd entries through libzstd): list the
+ * data entries, read one entry into a capped buffer, with zip-bomb guards.
  *
  * Listing skips what is never data: directories, anything under a `__MACOSX/` folder,
  * AppleDouble `._*` files, `.DS_Store` and `Thumbs.db`. The rest is listed in central
@@ -22,6 +22,7 @@
 #define DL_ZIP_METHOD_STORE 0
 #define DL_ZIP_METHOD_DEFLATE 8
 #define DL_ZIP_METHOD_ZSTD 93
+#define DL_ZIP_METHOD_ZSTD_OLD 20 /* zstd under the id early 7-Zip zstd builds used; read as 93 */
 
 struct dl_zip;
 
@@ -68,13 +69,18 @@ size_t dl_zip_count(const struct dl_zip *z);
 enum dl_err dl_zip_entry(const struct dl_zip *z, size_t i, struct dl_zip_entry *out);
 
 /* Read listed entry i, replacing the contents of out (out's cap applies too).
+ * Methods: stored, deflate (and whatever else the system libzip decodes), and zstd (93, or
+ * the deprecated 20), which this file decodes itself with libzstd from the raw entry bytes.
  * Declared sizes are checked against lim before anything is inflated, and the bytes are
- * counted while inflating: an entry is never allowed to expand past its declared size.
+ * counted while inflating: an entry is never allowed to expand past its declared size. The
+ * CRC-32 is checked for every method.
  * Errors (err gets a message naming the entry; out is left empty):
  *   DL_ERR_TOO_LARGE   a guard tripped ("zip bomb guard: entry 'x' expands 2,000× (limit 1000×)"),
  *                      or out's cap was reached
- *   DL_ERR_UNSUPPORTED encrypted entry, zstd (method 93) or another method libzip lacks
- *   DL_ERR_PARSE       corrupt data, CRC mismatch, or a size that differs from the declared one
+ *   DL_ERR_UNSUPPORTED encrypted entry, or a method neither libzip nor libzstd decodes
+ *                      ("uses compression method 98 (PPMd), which is not supported ...")
+ *   DL_ERR_PARSE       corrupt data (deflate or zstd), truncated zstd frame, CRC mismatch, or
+ *                      a size that differs from the declared one
  *   DL_ERR_INVALID     i out of range;  DL_ERR_NOMEM */
 enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
                         const struct dl_zip_limits *lim, char *err, size_t errlen);

@@ -1,11 +1,15 @@
-/* Zip listing, reading and guards. Every archive is built here at run time with libzip's
- * writing API (nothing binary is committed); malformed archives are made by patching bytes. */
+/* Zip listing, reading and guards. Every archive is built here at run time, with libzip's
+ * writing API or, for zstd entries and layouts libzip 1.7 cannot write (ZIP64 extra fields,
+ * data descriptors, local extra fields), byte by byte; nothing binary is committed. Malformed
+ * archives are made by patching bytes. */
 #include "unpack/zip.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <zip.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "test.h"
 
@@ -464,9 +468,432 @@ static void test_lying_size(void)
     free(zb);
 }
 
-static void test_zstd_entry(void)
+/* ---- zstd entries (method 93). libzip 1.7 can write neither zstd nor most of the odd
+ * layouts below, so these archives are written byte by byte. ---- */
+
+struct rawent {
+    const char *name;
+    uint16_t method;
+    const void *data;   /* the entry's bytes as stored (compressed) */
+    size_t data_len;
+    uint64_t size;      /* declared uncompressed size */
+    uint32_t crc;       /* declared CRC-32 */
+    uint16_t flags;     /* general purpose bits (bit 0: encrypted; bit 3 is set by .descriptor) */
+    int zip64;          /* sizes (and the offset) in ZIP64 extra fields, 0xFFFFFFFF in the headers */
+    int local_extra;    /* an extra field in the local header that the central one lacks */
+    int descriptor;     /* CRC and sizes in a data descriptor after the data, zeros in the local header */
+};
+
+static void put16(struct dl_buf *b, uint16_t v)
 {
-    /* libzip 1.7 cannot write method 93; relabel a deflated entry instead */
+    uint8_t t[2];
+    wr16(t, v);
+    dl_buf_append(b, t, 2);
+}
+static void put32(struct dl_buf *b, uint32_t v)
+{
+    uint8_t t[4];
+    wr32(t, v);
+    dl_buf_append(b, t, 4);
+}
+static void put64(struct dl_buf *b, uint64_t v)
+{
+    put32(b, (uint32_t)v);
+    put32(b, (uint32_t)(v >> 32));
+}
+
+/* A zip of n entries in b (reset first): local headers and data, central directory, EOCD. */
+static void raw_zip(struct dl_buf *b, const struct rawent *e, size_t n)
+{
+    uint64_t off[32];
+    dl_buf_reset(b);
+    for (size_t i = 0; i < n && i < 32; i++) {
+        const struct rawent *x = &e[i];
+        uint16_t flags = (uint16_t)(x->flags | (x->descriptor ? 8 : 0));
+        uint16_t nlen = (uint16_t)strlen(x->name);
+        uint16_t xlen = (uint16_t)((x->zip64 ? 20 : 0) + (x->local_extra ? 9 : 0));
+        off[i] = b->len;
+        put32(b, 0x04034b50);
+        put16(b, x->zip64 ? 45 : 63);
+        put16(b, flags);
+        put16(b, x->method);
+        put16(b, 0x6000); /* 12:00 */
+        put16(b, 0x5821); /* 2024-01-01 */
+        put32(b, x->descriptor ? 0 : x->crc);
+        if (x->zip64) {
+            put32(b, 0xFFFFFFFF);
+            put32(b, 0xFFFFFFFF);
+        } else {
+            put32(b, x->descriptor ? 0 : (uint32_t)x->data_len);
+            put32(b, x->descriptor ? 0 : (uint32_t)x->size);
+        }
+        put16(b, nlen);
+        put16(b, xlen);
+        dl_buf_append(b, x->name, nlen);
+        if (x->zip64) {
+            put16(b, 0x0001);
+            put16(b, 16);
+            put64(b, x->descriptor ? 0 : x->size);
+            put64(b, x->descriptor ? 0 : x->data_len);
+        }
+        if (x->local_extra) {
+            put16(b, 0x5455); /* extended timestamp: flags + mtime */
+            put16(b, 5);
+            dl_buf_append(b, "\x01\x00\x10\x92\x65", 5);
+        }
+        dl_buf_append(b, x->data, x->data_len);
+        if (x->descriptor) {
+            put32(b, 0x08074b50);
+            put32(b, x->crc);
+            if (x->zip64) {
+                put64(b, x->data_len);
+                put64(b, x->size);
+            } else {
+                put32(b, (uint32_t)x->data_len);
+                put32(b, (uint32_t)x->size);
+            }
+        }
+    }
+    uint64_t cd = b->len;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        const struct rawent *x = &e[i];
+        uint16_t nlen = (uint16_t)strlen(x->name);
+        put32(b, 0x02014b50);
+        put16(b, 0x031e); /* made by: unix, 3.0 */
+        put16(b, x->zip64 ? 45 : 63);
+        put16(b, (uint16_t)(x->flags | (x->descriptor ? 8 : 0)));
+        put16(b, x->method);
+        put16(b, 0x6000);
+        put16(b, 0x5821);
+        put32(b, x->crc);
+        put32(b, x->zip64 ? 0xFFFFFFFF : (uint32_t)x->data_len);
+        put32(b, x->zip64 ? 0xFFFFFFFF : (uint32_t)x->size);
+        put16(b, nlen);
+        put16(b, x->zip64 ? 28 : 0);
+        put16(b, 0); /* comment */
+        put16(b, 0); /* disk */
+        put16(b, 0); /* internal attributes */
+        put32(b, 0100644u << 16);
+        put32(b, x->zip64 ? 0xFFFFFFFF : (uint32_t)off[i]);
+        dl_buf_append(b, x->name, nlen);
+        if (x->zip64) {
+            put16(b, 0x0001);
+            put16(b, 24);
+            put64(b, x->size);
+            put64(b, x->data_len);
+            put64(b, off[i]);
+        }
+    }
+    uint64_t cdlen = b->len - cd;
+    put32(b, 0x06054b50);
+    put16(b, 0);
+    put16(b, 0);
+    put16(b, (uint16_t)n);
+    put16(b, (uint16_t)n);
+    put32(b, (uint32_t)cdlen);
+    put32(b, (uint32_t)cd);
+    put16(b, 0);
+}
+
+/* zstd frame of p[0..n) at level lvl, in a malloc'd buffer. */
+static uint8_t *zst(const void *p, size_t n, int lvl, size_t *outlen)
+{
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *o = malloc(cap);
+    size_t r = o ? ZSTD_compress(o, cap, p, n, lvl) : 0;
+    CHECK(o && !ZSTD_isError(r));
+    *outlen = ZSTD_isError(r) ? 0 : r;
+    return o;
+}
+
+static uint32_t crc_of(const void *p, size_t n)
+{
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)p, (uInt)n);
+}
+
+/* A zstd entry holding p[0..n) (frame in *frame, to free) */
+static struct rawent zent(const char *name, const void *p, size_t n, uint8_t **frame)
+{
+    size_t fl = 0;
+    *frame = zst(p, n, 3, &fl);
+    struct rawent e = { name, DL_ZIP_METHOD_ZSTD, *frame, fl, n, crc_of(p, n), 0, 0, 0, 0 };
+    return e;
+}
+
+static void test_zstd_read(void)
+{
+    /* 300 KB of varied text: several 64 KiB output chunks, a ratio far below any guard */
+    size_t bign = 300000;
+    char *big = malloc(bign);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < bign; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = (i % 61 == 60) ? '\n' : (char)('a' + (x >> 16) % 26);
+    }
+    /* two frames and a skippable frame in one entry: a concatenation is one zstd stream */
+    const char *p1 = "uuid,name\n1,alice\n", *p2 = "2,bob\n";
+    size_t l1, l2;
+    uint8_t *f1 = zst(p1, strlen(p1), 1, &l1), *f2 = zst(p2, strlen(p2), 19, &l2);
+    struct dl_buf multi;
+    dl_buf_init(&multi, 0);
+    dl_buf_append(&multi, f1, l1);
+    dl_buf_append(&multi, "\x50\x2a\x4d\x18\x03\x00\x00\x00xyz", 11); /* skippable frame */
+    dl_buf_append(&multi, f2, l2);
+
+    uint8_t *fa, *fb, *fe, *fo, *f6, *fd;
+    struct rawent ents[] = {
+        zent("a.csv", CSV, strlen(CSV), &fa),
+        zent("data/big.ndjson", big, bign, &fb),
+        { "multi.csv", DL_ZIP_METHOD_ZSTD, multi.data, multi.len, strlen(CSV), crc_of(CSV, strlen(CSV)), 0, 0, 0, 0 },
+        zent("empty.csv", "", 0, &fe),
+        { "plain.csv", DL_ZIP_METHOD_STORE, CSV, strlen(CSV), strlen(CSV), crc_of(CSV, strlen(CSV)), 0, 0, 0, 0 },
+        zent("old-id.csv", CSV, strlen(CSV), &fo),
+        zent("zip64.json", JSON, strlen(JSON), &f6),
+        zent("descriptor.csv", CSV, strlen(CSV), &fd),
+    };
+    ents[5].method = DL_ZIP_METHOD_ZSTD_OLD;
+    ents[6].zip64 = 1;
+    ents[6].local_extra = 1; /* the local header's extra field is longer than the central one */
+    ents[7].descriptor = 1;
+    ents[7].local_extra = 1;
+    const char *want[] = { CSV, big, CSV, "", CSV, CSV, JSON, CSV };
+    size_t n = sizeof ents / sizeof ents[0];
+
+    struct dl_buf zb, b;
+    dl_buf_init(&zb, 0);
+    dl_buf_init(&b, 0);
+    raw_zip(&zb, ents, n);
+    struct dl_zip *z = NULL;
+    char err[256] = "";
+    CHECK_INT(dl_zip_open_mem(zb.data, zb.len, &z, err, sizeof err), DL_OK);
+    if (!z) {
+        fprintf(stderr, "  open: %s\n", err);
+        goto out;
+    }
+    CHECK_INT(dl_zip_count(z), n);
+    for (size_t i = 0; i < n && i < dl_zip_count(z); i++) {
+        struct dl_zip_entry e;
+        CHECK_INT(dl_zip_entry(z, i, &e), DL_OK);
+        CHECK_STR(e.name, ents[i].name);
+        CHECK_INT(e.method, ents[i].method);
+        CHECK_INT(e.size, ents[i].size);
+        CHECK_INT(e.comp_size, ents[i].data_len);
+        err[0] = 0;
+        enum dl_err rc = dl_zip_read(z, i, &b, NULL, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "  %s: %s\n", ents[i].name, err);
+        CHECK_INT(rc, DL_OK);
+        size_t wl = i == 1 ? bign : strlen(want[i]);
+        CHECK_INT(b.len, wl);
+        CHECK(b.len == wl && memcmp(b.data, want[i], wl) == 0);
+        CHECK(b.data == NULL || b.data[b.len] == 0);
+    }
+    /* reading again gives the same bytes (a fresh decoder every time) */
+    CHECK_INT(dl_zip_read(z, 1, &b, NULL, err, sizeof err), DL_OK);
+    CHECK(b.len == bign && memcmp(b.data, big, bign) == 0);
+    dl_zip_close(z);
+
+    /* the buffer's cap applies to zstd entries too */
+    struct dl_buf small;
+    dl_buf_init(&small, 1000);
+    CHECK_INT(dl_zip_open_mem(zb.data, zb.len, &z, err, sizeof err), DL_OK);
+    CHECK_INT(dl_zip_read(z, 1, &small, NULL, err, sizeof err), DL_ERR_TOO_LARGE);
+    CHECK(strstr(err, "does not fit in the buffer (cap 1,000 bytes)") != NULL);
+    CHECK_INT(small.len, 0);
+    CHECK_INT(dl_zip_read(z, 0, &small, NULL, err, sizeof err), DL_OK);
+    CHECK_MEM_STR(small.data, small.len, CSV);
+    dl_buf_free(&small);
+    dl_zip_close(z);
+
+out:
+    dl_buf_free(&zb);
+    dl_buf_free(&b);
+    dl_buf_free(&multi);
+    free(big);
+    free(f1);
+    free(f2);
+    free(fa);
+    free(fb);
+    free(fe);
+    free(fo);
+    free(f6);
+    free(fd);
+}
+
+/* Open the one-entry zip of e and read it; returns the result, with err filled. */
+static enum dl_err read_one(const struct rawent *e, const struct dl_zip_limits *lim,
+                            struct dl_buf *b, char *err, size_t errlen)
+{
+    struct dl_buf zb;
+    dl_buf_init(&zb, 0);
+    raw_zip(&zb, e, 1);
+    struct dl_zip *z = NULL;
+    enum dl_err rc = dl_zip_open_mem(zb.data, zb.len, &z, err, errlen);
+    if (rc == DL_OK)
+        rc = dl_zip_read(z, 0, b, lim, err, errlen);
+    dl_zip_close(z);
+    dl_buf_free(&zb);
+    return rc;
+}
+
+static void test_zstd_corrupt(void)
+{
+    char text[20000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('0' + (i * 7 + i / 13) % 10);
+    uint8_t *f;
+    struct rawent good = zent("t.csv", text, sizeof text, &f);
+    size_t fl = good.data_len;
+    uint8_t *copy = malloc(fl + 16);
+    struct dl_buf b;
+    dl_buf_init(&b, 0);
+    char err[256] = "";
+
+    CHECK_INT(read_one(&good, NULL, &b, err, sizeof err), DL_OK);
+    CHECK(b.len == sizeof text && memcmp(b.data, text, sizeof text) == 0);
+
+    /* not a zstd frame at all (bad magic) */
+    struct rawent e = good;
+    memcpy(copy, f, fl);
+    copy[0] ^= 0xff;
+    e.data = copy;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "zip entry 't.csv': corrupt zstd data (") != NULL);
+    CHECK_INT(b.len, 0);
+
+    /* garbage inside the compressed blocks: zstd or the CRC catches it */
+    memcpy(copy, f, fl);
+    for (size_t i = fl / 3; i < fl / 3 + 16 && i < fl - 4; i++)
+        copy[i] ^= 0x5a;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "t.csv") != NULL);
+    CHECK(strstr(err, "corrupt") != NULL);
+    CHECK_INT(b.len, 0);
+
+    /* truncated: the frame does not end */
+    memcpy(copy, f, fl);
+    e.data_len = fl - 5;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "zip entry 't.csv': truncated zstd data") != NULL);
+
+    /* trailing garbage after a complete frame */
+    memcpy(copy + fl, "garbage!", 8);
+    e.data_len = fl + 8;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "corrupt zstd data") != NULL);
+
+    /* an empty entry labelled zstd holds no frame: empty, if it also declares 0 bytes */
+    e = good;
+    e.data_len = 0;
+    e.size = 0;
+    e.crc = 0;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_OK);
+    CHECK_INT(b.len, 0);
+    e.size = 10;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "shorter than declared (0 of 10 bytes)") != NULL);
+
+    /* wrong CRC */
+    e = good;
+    e.crc ^= 1;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "zip entry 't.csv': CRC error") != NULL);
+    CHECK_INT(b.len, 0);
+    /* ... also when it only sits in the data descriptor */
+    e.descriptor = 1;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "CRC error") != NULL);
+
+    /* lying sizes */
+    e = good;
+    e.size = sizeof text - 1;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "expands past its declared size of 19,999 bytes") != NULL);
+    CHECK_INT(b.len, 0);
+    e.size = sizeof text + 1;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "shorter than declared (20,000 of 20,001 bytes)") != NULL);
+
+    /* encrypted zstd entry, and a method nobody here decodes */
+    e = good;
+    e.flags = 1;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_UNSUPPORTED);
+    CHECK(strstr(err, "zip entry 't.csv': entry is encrypted") != NULL);
+    e = good;
+    e.method = 98;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_UNSUPPORTED);
+    CHECK(strstr(err, "compression method 98 (PPMd), which is not supported") != NULL);
+    e.method = 200;
+    CHECK_INT(read_one(&e, NULL, &b, err, sizeof err), DL_ERR_UNSUPPORTED);
+    CHECK(strstr(err, "compression method 200 (unknown)") != NULL);
+
+    dl_buf_free(&b);
+    free(copy);
+    free(f);
+}
+
+static void test_zstd_guards(void)
+{
+    /* 64 MiB of zeros is a few KB of zstd: a bomb */
+    const size_t n = (size_t)64 << 20;
+    uint8_t *zeros = calloc(1, n);
+    uint8_t *f;
+    struct rawent bomb = zent("zeros.csv", zeros, n, &f);
+    CHECK(bomb.data_len * 1000 < n);
+    struct dl_buf b;
+    dl_buf_init(&b, 0);
+    char err[256] = "";
+
+    CHECK_INT(read_one(&bomb, NULL, &b, err, sizeof err), DL_ERR_TOO_LARGE);
+    CHECK(strstr(err, "zip bomb guard: entry 'zeros.csv' expands ") != NULL);
+    CHECK(strstr(err, "(limit 1000\u00d7)") != NULL);
+    CHECK_INT(b.len, 0);
+    CHECK(b.alloc < 1 << 20); /* refused before decompressing */
+
+    struct dl_zip_limits lim = { .max_ratio = 100000 };
+    CHECK_INT(read_one(&bomb, &lim, &b, err, sizeof err), DL_OK);
+    CHECK(b.len == n && memcmp(b.data, zeros, n) == 0);
+    struct dl_zip_limits lim2 = { .max_ratio = 100000, .max_entry_size = n - 1 };
+    CHECK_INT(read_one(&bomb, &lim2, &b, err, sizeof err), DL_ERR_TOO_LARGE);
+    CHECK(strstr(err, "67,108,864 bytes (limit 67,108,863 bytes)") != NULL);
+    struct dl_zip_limits lim3 = { .max_ratio = 100000, .max_total = 1 << 20 };
+    CHECK_INT(read_one(&bomb, &lim3, &b, err, sizeof err), DL_ERR_TOO_LARGE);
+    CHECK(strstr(err, "expanded in total (limit 1,048,576 bytes)") != NULL);
+
+    /* the bomb declaring a harmless size: decompression stops right after it */
+    struct rawent liar = bomb;
+    liar.size = 100000;
+    dl_buf_free(&b);
+    CHECK_INT(read_one(&liar, NULL, &b, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "expands past its declared size of 100,000 bytes") != NULL);
+    CHECK_INT(b.len, 0);
+    CHECK(b.alloc < 200000);
+
+    /* a frame asking for a 256 MiB window for 1 KB of content: refused, not allocated */
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, 28);
+    uint8_t wide[4096];
+    ZSTD_outBuffer ob = { wide, sizeof wide, 0 };
+    ZSTD_inBuffer ib = { CSV, strlen(CSV), 0 };
+    size_t r1 = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue); /* size not known up front */
+    size_t r2 = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end);
+    CHECK(!ZSTD_isError(r1) && r2 == 0);
+    /* the frame header's window descriptor (RFC 8878 3.1.1.1.2): no single-segment flag,
+     * exponent 18, mantissa 0, so a window of 2^(10+18) */
+    CHECK(ob.pos > 6 && (wide[4] & 0x20) == 0 && wide[5] == (18 << 3));
+    struct rawent w = { "wide.csv", DL_ZIP_METHOD_ZSTD, wide, ob.pos, strlen(CSV), crc_of(CSV, strlen(CSV)), 0, 0, 0, 0 };
+    CHECK_INT(read_one(&w, NULL, &b, err, sizeof err), DL_ERR_UNSUPPORTED);
+    CHECK(strstr(err, "zip entry 'wide.csv': zstd frame needs a window over 134,217,728 bytes") != NULL);
+    ZSTD_freeCCtx(cc);
+
+    dl_buf_free(&b);
+    free(f);
+    free(zeros);
+}
+
+static void test_other_methods(void)
+{
+    /* a libzip-written archive relabelled with methods libzip lacks */
     const struct zfile files[] = {
         { "z.csv", CSV, strlen(CSV), ZIP_CM_DEFLATE, 0, 0 },
         { "ok.csv", CSV, strlen(CSV), ZIP_CM_DEFLATE, 0, 0 },
@@ -479,30 +906,31 @@ static void test_zstd_entry(void)
     uint8_t *cd = CENTRAL(zb, len, 0), *lh = LOCAL(zb, len, 0);
     CHECK(cd && lh);
     if (cd)
-        wr16(cd + 10, 93);
+        wr16(cd + 10, 97);
     if (lh)
-        wr16(lh + 8, 93);
+        wr16(lh + 8, 97);
     struct dl_zip *z = NULL;
     char err[256] = "";
     CHECK_INT(dl_zip_open_mem(zb, len, &z, err, sizeof err), DL_OK);
     struct dl_zip_entry e;
     CHECK_INT(dl_zip_entry(z, 0, &e), DL_OK);
-    CHECK_INT(e.method, DL_ZIP_METHOD_ZSTD);
+    CHECK_INT(e.method, 97);
     struct dl_buf b;
     dl_buf_init(&b, 0);
     CHECK_INT(dl_zip_read(z, 0, &b, NULL, err, sizeof err), DL_ERR_UNSUPPORTED);
-    CHECK(strstr(err, "zstd") != NULL);
-    CHECK(strstr(err, "z.csv") != NULL);
-
-    /* any other method libzip lacks (here 97, WavPack) */
-    if (cd)
-        wr16(cd + 10, 97);
-    dl_zip_close(z);
-    CHECK_INT(dl_zip_open_mem(zb, len, &z, err, sizeof err), DL_OK);
-    CHECK_INT(dl_zip_read(z, 0, &b, NULL, err, sizeof err), DL_ERR_UNSUPPORTED);
-    CHECK(strstr(err, "method 97") != NULL);
+    CHECK(strstr(err, "zip entry 'z.csv' uses compression method 97 (WavPack)") != NULL);
     CHECK_INT(dl_zip_read(z, 1, &b, NULL, err, sizeof err), DL_OK);
     CHECK_MEM_STR(b.data, b.len, CSV);
+    dl_zip_close(z);
+
+    /* deflate data labelled zstd: not a zstd frame */
+    if (cd)
+        wr16(cd + 10, 93);
+    if (lh)
+        wr16(lh + 8, 93);
+    CHECK_INT(dl_zip_open_mem(zb, len, &z, err, sizeof err), DL_OK);
+    CHECK_INT(dl_zip_read(z, 0, &b, NULL, err, sizeof err), DL_ERR_PARSE);
+    CHECK(strstr(err, "zip entry 'z.csv': corrupt zstd data") != NULL);
     dl_buf_free(&b);
     dl_zip_close(z);
     free(zb);
@@ -555,7 +983,10 @@ int main(void)
     TEST_RUN(test_ratio_guard);
     TEST_RUN(test_total_guard);
     TEST_RUN(test_lying_size);
-    TEST_RUN(test_zstd_entry);
+    TEST_RUN(test_zstd_read);
+    TEST_RUN(test_zstd_corrupt);
+    TEST_RUN(test_zstd_guards);
+    TEST_RUN(test_other_methods);
     TEST_RUN(test_encrypted);
     return test_summary();
 }

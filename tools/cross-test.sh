@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Cross-compile the decode subset for aarch64 (so the NEON kernels are built and used) and run
+# its unit tests under qemu-user. Prints PASS/FAIL per test; exits non-zero if any test fails
+# or cannot be built. Needs Debian's gcc-aarch64-linux-gnu and qemu-user; no CMake, no network.
+#
+#   tools/cross-test.sh                 # build in a temporary directory, run, clean up
+#   CROSS_OUT=/tmp/x tools/cross-test.sh   # keep the binaries there
+#   CROSS_CC=... QEMU=... DDBLOAD_SHARED_DIR=... override the tools and the test corpora location
+#
+# The subset: src/core/{err,buf,arena,json,cpu}.c, src/decode/{jsonrec,jsonfast,csv,csvfast}.c
+# (csvfast when present), src/item/*.c, src/decode/arch/*_scalar.c and *_neon.c; the tests are
+# test_json, test_jsonrec, test_item, test_number, test_jsonfast, test_csv and test_csvfast
+# (those whose source exists), linked statically. DL_TEST_QUICK=1 is set: tests that loop over
+# generated inputs run a smaller count under emulation.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${DDBLOAD_SHARED_DIR:-$ROOT/../shared}
+CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
+QEMU=${QEMU:-qemu-aarch64}
+TIMEOUT=${CROSS_TIMEOUT:-300}
+
+for tool in "$CC" "$QEMU"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "cross-test: $tool not found (apt-get install gcc-aarch64-linux-gnu qemu-user)" >&2
+        exit 1
+    fi
+done
+
+if [ -n "${CROSS_OUT:-}" ]; then
+    OUT=$CROSS_OUT
+    mkdir -p "$OUT"
+else
+    OUT=$(mktemp -d)
+    trap 'rm -rf "$OUT"' EXIT
+fi
+
+CFLAGS=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I"$ROOT/src")
+NEON_FLAGS=(-march=armv8-a+crypto)
+
+sources=()
+for f in src/core/err.c src/core/buf.c src/core/arena.c src/core/json.c src/core/cpu.c \
+         src/decode/jsonrec.c src/decode/jsonfast.c src/decode/csv.c src/decode/csvfast.c; do
+    [ -f "$ROOT/$f" ] && sources+=("$f")
+done
+for f in "$ROOT"/src/item/*.c "$ROOT"/src/decode/arch/*_scalar.c "$ROOT"/src/decode/arch/*_neon.c; do
+    [ -f "$f" ] && sources+=("${f#$ROOT/}")
+done
+
+# Compile each source on its own, so a broken file only fails the tests that need it.
+objs=()
+broken=()
+compile() {
+    local f=$1 o="$OUT/obj/$(echo "$1" | tr / _).o" extra=()
+    case "$f" in *_neon.c) extra=("${NEON_FLAGS[@]}") ;; esac
+    mkdir -p "$OUT/obj"
+    if "$CC" "${CFLAGS[@]}" "${extra[@]}" -c "$ROOT/$f" -o "$o" 2>"$o.log"; then
+        objs+=("$o")
+    else
+        broken+=("$f")
+        echo "cross-test: cannot compile $f:" >&2
+        sed 's/^/    /' "$o.log" | head -20 >&2
+    fi
+}
+export -f compile 2>/dev/null || true
+for f in "${sources[@]}"; do
+    compile "$f"
+done
+rm -f "$OUT/libdecode.a"
+aarch64-linux-gnu-ar rcs "$OUT/libdecode.a" "${objs[@]}" 2>/dev/null || ar rcs "$OUT/libdecode.a" "${objs[@]}"
+
+fail=0
+printf '%-16s %s\n' "test" "result (aarch64 under $(basename "$QEMU"))"
+for t in test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast; do
+    src="$ROOT/tests/unit/$t.c"
+    [ -f "$src" ] || continue
+    if ! "$CC" "${CFLAGS[@]}" -static \
+        -DDL_TESTDATA_DIR="\"$SHARED/testdata\"" -DDL_TEST_DATA_DIR="\"$ROOT/tests/data\"" \
+        -DDL_PROJECT_DIR="\"$ROOT\"" "$src" "$OUT/libdecode.a" -lpthread -lm -o "$OUT/$t" 2>"$OUT/$t.build.log"; then
+        printf '%-16s FAIL (build; see below)\n' "$t"
+        sed 's/^/    /' "$OUT/$t.build.log" | head -20
+        fail=1
+        continue
+    fi
+    start=$(date +%s)
+    if DL_TEST_QUICK=1 timeout "$TIMEOUT" "$QEMU" "$OUT/$t" >"$OUT/$t.log" 2>&1; then
+        printf '%-16s PASS  (%ss; %s)\n' "$t" "$(( $(date +%s) - start ))" "$(tail -1 "$OUT/$t.log")"
+    else
+        printf '%-16s FAIL  (%ss)\n' "$t" "$(( $(date +%s) - start ))"
+        grep -v '^kernel available' "$OUT/$t.log" | tail -25 | sed 's/^/    /'
+        fail=1
+    fi
+done
+if [ ${#broken[@]} -gt 0 ]; then
+    echo "cross-test: sources that did not compile: ${broken[*]}"
+fi
+[ $fail -eq 0 ] && echo "cross-test: all passed" || echo "cross-test: FAILED"
+exit $fail
