@@ -1,12 +1,15 @@
 /* Decoder benchmarks: one measurement per invocation, printed as one line
  *
  *   RESULT <name> <kernel> <file> min <MB/s> median <MB/s> runs <n> records <n> check <n>
+ *          threads <n> cpu <MB/s> best <MB/s>
  *
- * (MB = 10^6 bytes of input; min/median over the timed runs, after one untimed warm-up run;
- * bench/run-decoders.sh turns these lines into a table).
+ * (MB = 10^6 bytes of input. min, median and best are wall-clock MB/s of the slowest, middle
+ * and fastest of the timed runs, after one untimed warm-up run; cpu is MB per CPU-second of
+ * the whole process in the median run. bench/run-decoders.sh turns these lines into a table.)
  *
  *   bench_decoders MODE FILE [--level scalar|sse42|avx2|neon] [--threads N] [--runs N]
  *                            [--chunk BYTES] [--key pk[:T][,sk[:T]]]
+ *   bench_decoders levels    (prints the SIMD levels this CPU runs)
  *
  * Modes (ddbload):
  *   csv-items      dl_csvfast rows -> dl_item_from_csv (header row names the attributes)
@@ -443,6 +446,13 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "levels")) { /* the SIMD levels this CPU runs */
+        for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+            if (dl_cpu_has((enum dl_simd_level)l))
+                printf("%s%s", l ? " " : "", dl_simd_name((enum dl_simd_level)l));
+        printf("\n");
+        return 0;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: bench_decoders MODE FILE [--level L] [--threads N] [--runs N] [--chunk BYTES] "
                         "[--key pk[:T][,sk[:T]]]\n");

@@ -60,8 +60,15 @@ static const char help_run[] =
     "                       DynamoDB's per-partition limit; 0 = off)\n"
     "  --connect-timeout S  seconds to connect (default 5)\n"
     "  --timeout S          seconds for one HTTP attempt (default 300)\n"
-    "messages:\n"
-    "  --quiet              only errors;  --verbose  also per-object progress\n"
+    "progress and reports:\n"
+    "  (on a terminal one live status line; otherwise a status line every 5 s, see README)\n"
+    "  --quiet              only errors;  --verbose  also per-object messages\n"
+    "  --log-format json    every message and status line as one JSON object per line\n"
+    "  --report FILE.json   totals, rates, time and dead letters by reason, written at the end\n"
+    "  --timeline FILE.csv  one row per second: items, WCU, requests, throttled, unprocessed,\n"
+    "                       target (plot it with tools/plot-timeline FILE.csv out.png)\n"
+    "stopping: SIGINT/SIGTERM stops taking new work, lets requests in flight finish, reports\n"
+    "where the run stands and exits 1; a second signal exits at once.\n"
     "\n"
     "Exit status: 0 everything loaded; 2 finished, some records dead-lettered; 1 could not run.\n";
 
@@ -262,6 +269,12 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->keys_hot = !strcmp(v, "hot");
         } else if (!strcmp(o, "--timeline"))
             a->timeline = v;
+        else if (!strcmp(o, "--report"))
+            a->report = v;
+        else if (!strcmp(o, "--log-format")) {
+            ok = !strcmp(v, "text") || !strcmp(v, "json");
+            a->log_json = !strcmp(v, "json");
+        }
         else if (!strcmp(o, "--connect-timeout"))
             ok = parse_secs(v, &a->connect_timeout_s);
         else if (!strcmp(o, "--timeout"))

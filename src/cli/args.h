@@ -39,6 +39,8 @@ struct dl_args {
     const char *timeline;         /* --timeline FILE.csv */
     bool json;                    /* --json */
     bool delete_after;            /* --delete-after */
+    const char *report;           /* --report FILE.json */
+    bool log_json;                /* --log-format json */
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */
 };

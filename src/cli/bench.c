@@ -74,7 +74,7 @@ static enum dl_err make(struct gen *g, uint64_t n, size_t filler, bool key_only,
     return e ? e : dl_item_from_json(it, doc, g->ks, why);
 }
 
-static bool write_timeline(struct dl_pump *p, const char *path, char *err, size_t errlen)
+bool dl_cli_write_timeline(struct dl_pump *p, const char *path, char *err, size_t errlen)
 {
     size_t n = dl_pump_timeline(p, NULL, 0);
     struct dl_pump_second *t = calloc(n ? n : 1, sizeof *t);
@@ -175,7 +175,7 @@ int dl_cmd_bench(const struct dl_args *a)
     double thr = st.requests ? (double)st.throttled / (double)st.requests : 0;
     uint64_t sent = st.written + st.unprocessed;
     double unp = sent ? (double)st.unprocessed / (double)sent : 0;
-    if (a->timeline && !write_timeline(L.pump, a->timeline, err, sizeof err)) {
+    if (a->timeline && !dl_cli_write_timeline(L.pump, a->timeline, err, sizeof err)) {
         dl_error("%s", err);
         ok = false;
     }

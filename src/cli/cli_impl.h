@@ -44,6 +44,12 @@ struct loader {
     uint64_t logged_rejects;
     uint64_t failed_objects;
     uint64_t bytes;
+    uint64_t total_bytes;          /* listed sizes of all objects */
+    size_t objs_done;
+    const char *stopped_in;        /* the object being decoded when a stop was asked */
+    double started;
+    double last_t, last_wcu, last_ips, last_wps;   /* status line rates */
+    uint64_t last_written;
     struct dl_decode_stats st;
 };
 
@@ -56,6 +62,8 @@ bool dl_cli_describe_active(struct loader *L, const char *table, char *err, size
 /* "ddbload-dead-letter-YYYYMMDD-HHMMSS.ndjson" (malloc'd). */
 char *dl_cli_default_dead_letter(void);
 const char *dl_cli_commas(uint64_t v, char *buf, size_t n);
+/* The pump's per-second timeline as CSV. */
+bool dl_cli_write_timeline(struct dl_pump *p, const char *path, char *err, size_t errlen);
 double dl_cli_now_s(void);
 
 #endif

@@ -6,13 +6,27 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/progress.h"
 #include "cli/run.h"
+#include "core/buf.h"
 #include "core/log.h"
 
 static void stderr_sink(enum dl_log_level level, const char *msg, void *ctx)
 {
-    const char *tag = level >= DL_LOG_ERROR ? "error: " : level == DL_LOG_WARN ? "warning: " : "";
-    fprintf(stderr, "ddbload: %s%s\n", tag, msg);
+    char line[2300];
+    if (ctx) { /* --log-format json */
+        static const char *names[] = { "debug", "info", "warning", "error" };
+        struct dl_buf b;
+        dl_buf_init(&b, 0);
+        dl_buf_append_json_str(&b, msg, strlen(msg));
+        snprintf(line, sizeof line, "{\"type\":\"log\",\"level\":\"%s\",\"msg\":%s}", names[level],
+                 b.data ? (const char *)b.data : "\"\"");
+        dl_buf_free(&b);
+    } else {
+        const char *tag = level >= DL_LOG_ERROR ? "error: " : level == DL_LOG_WARN ? "warning: " : "";
+        snprintf(line, sizeof line, "ddbload: %s%s", tag, msg);
+    }
+    dl_progress_log(line);
 }
 
 int main(int argc, char **argv)
@@ -32,7 +46,9 @@ int main(int argc, char **argv)
         printf("ddbload %s (%s)\n", DDBLOAD_VERSION, curl_version());
         return 0;
     }
-    dl_log_set_sink(stderr_sink, NULL, a.verbose ? DL_LOG_DEBUG : a.quiet ? DL_LOG_ERROR : DL_LOG_INFO);
+    dl_log_set_sink(stderr_sink, a.log_json ? (void *)1 : NULL,
+                    a.verbose ? DL_LOG_DEBUG : a.quiet ? DL_LOG_ERROR : DL_LOG_INFO);
+    dl_stop_install();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "ddbload: error: cannot initialise libcurl\n");
         return 1;

@@ -1,5 +1,6 @@
 #include "cli/run.h"
 #include "cli/cli_impl.h"
+#include "cli/progress.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/source.h"
@@ -135,6 +137,7 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
                 snprintf(o->name, nlen, "s3://%s/%s", src.bucket, o->key);
                 o->key_len = so->key_len;
                 o->size = so->size;
+                L->total_bytes += so->size;
             }
             dl_s3_objects_free(&list);
             if (ok && L->a->verbose)
@@ -150,6 +153,7 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
                     break;
                 }
                 o->size = list.items[k].size;
+                L->total_bytes += o->size;
             }
             dl_source_list_free(&list);
         }
@@ -259,6 +263,8 @@ static enum dl_err sink_skip(void *ctx, const struct dl_origin *o, const char *r
 static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
+    if (dl_stop_requested())
+        return DL_ERR_CANCELLED;
     return dl_pump_submit(L->pump, DL_WRITE_PUT, it, o);
 }
 
@@ -278,8 +284,10 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
     struct dl_spill local;
     dl_spill_init(&local, 0, 0);
     bool ok = true;
-    for (size_t i = 0; i < L->nobjs && ok; i++) {
+    for (size_t i = 0; i < L->nobjs && ok; i++, L->objs_done = i) {
         struct obj *o = &L->objs[i];
+        if (dl_stop_requested())
+            break;
         struct dl_cursor bytes;
         char err[1024];
         if (o->bucket) {
@@ -333,7 +341,9 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         if (L->a->verbose)
             dl_info("decoding %s (%zu bytes)", o->name, bytes.len);
         enum dl_err e = dl_decode_object(dec, o->name, bytes, sink, &L->st);
-        if (e) {
+        if (e == DL_ERR_CANCELLED && dl_stop_requested()) {
+            L->stopped_in = o->name;
+        } else if (e) {
             const char *why = L->pump && dl_pump_error(L->pump) ? dl_pump_error(L->pump)
                               : L->dlq && dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq)
                               : e == DL_ERR_IO ? "cannot write the output" : dl_err_str(e);
@@ -445,6 +455,69 @@ static void decode_opts(const struct loader *L, const struct dl_key_schema *ks, 
     o->delimiter = L->a->delimiter;
 }
 
+static void json_str(FILE *f, const char *v)
+{
+    struct dl_buf b;
+    dl_buf_init(&b, 0);
+    dl_buf_append_json_str(&b, v ? v : "", v ? strlen(v) : 0);
+    fputs(v ? (const char *)b.data : "null", f);
+    dl_buf_free(&b);
+}
+
+static void json_field_str(FILE *f, const char *name, const char *v, bool comma)
+{
+    fprintf(f, "%s\"%s\":", comma ? "," : "", name);
+    json_str(f, v);
+}
+
+/* --report FILE.json: totals, rates, time and dead letters by reason. */
+static bool write_report(struct loader *L, const struct dl_args *a, const struct dl_pump_stats *ps, double dt,
+                         const char *dlpath, int status, char *err, size_t errlen)
+{
+    FILE *f = fopen(a->report, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write the report %s", a->report);
+        return false;
+    }
+    uint64_t kinds[DL_DEAD_KINDS];
+    dl_deadletter_counts(L->dlq, kinds);
+    uint64_t dead = dl_deadletter_count(L->dlq);
+    fprintf(f, "{\"command\":\"run\"");
+    json_field_str(f, "table", a->table, true);
+    fprintf(f, ",\"sources\":[");
+    for (int i = 0; i < a->nsources; i++)
+    {
+        if (i)
+            fputc(',', f);
+        json_str(f, a->sources[i]);
+    }
+    fprintf(f, "],\"exit_status\":%d,\"stopped\":%s,\"seconds\":%.3f", status, dl_stop_requested() ? "true" : "false", dt);
+    fprintf(f, ",\"objects\":{\"total\":%zu,\"read\":%zu,\"failed\":%" PRIu64 ",\"zip_entries\":%" PRIu64
+               ",\"skipped_objects_or_entries\":%" PRIu64 "},\"bytes\":%" PRIu64,
+            L->nobjs, L->objs_done, L->failed_objects, L->st.entries, L->st.skipped, L->bytes);
+    fprintf(f, ",\"records\":%" PRIu64 ",\"items\":{\"submitted\":%" PRIu64 ",\"written\":%" PRIu64
+               ",\"superseded\":%" PRIu64 ",\"dead_lettered_by_pump\":%" PRIu64 ",\"rejected_while_decoding\":%" PRIu64
+               ",\"abandoned\":%" PRIu64 "}",
+            L->st.records, ps->submitted, ps->written, ps->superseded, ps->deadlettered, L->st.rejected, ps->abandoned);
+    double wcu = ps->consumed_wcu > 0 ? ps->consumed_wcu : (double)ps->wcu_sent;
+    fprintf(f, ",\"rates\":{\"items_per_s\":%.1f,\"wcu_per_s\":%.1f,\"target_wcu_per_s\":%.1f}",
+            dt > 0 ? (double)ps->written / dt : 0, dt > 0 ? wcu / dt : 0, ps->rate);
+    fprintf(f, ",\"requests\":{\"batch_write_item\":%" PRIu64 ",\"throttled\":%" PRIu64 ",\"unprocessed_items\":%" PRIu64
+               ",\"item_retries\":%" PRIu64 ",\"splits\":%" PRIu64 ",\"hot_key_waits\":%" PRIu64 ",\"rate_cuts\":%" PRIu64 "}",
+            ps->requests, ps->throttled, ps->unprocessed, ps->retries, ps->splits, ps->hot_key_waits, ps->rate_cuts);
+    fprintf(f, ",\"dead_letters\":{\"count\":%" PRIu64, dead);
+    json_field_str(f, "file", dead ? dlpath : NULL, true);
+    fprintf(f, ",\"by_reason\":{");
+    for (int k = 0; k < DL_DEAD_KINDS; k++)
+        fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", dl_dead_kind_name((enum dl_dead_kind)k), kinds[k]);
+    fprintf(f, "}}}\n");
+    bool ok = fflush(f) == 0 && !ferror(f);
+    fclose(f);
+    if (!ok)
+        snprintf(err, errlen, "cannot write the report %s", a->report);
+    return ok;
+}
+
 int dl_cmd_run(const struct dl_args *a)
 {
     struct loader L;
@@ -488,8 +561,13 @@ int dl_cmd_run(const struct dl_args *a)
         dl_info("loading %zu object%s into table '%s' (key %s%s%s)", L.nobjs, L.nobjs == 1 ? "" : "s", a->table,
                 L.table.ks.k[0].name, L.table.ks.n > 1 ? ", " : "", L.table.ks.n > 1 ? L.table.ks.k[1].name : "");
     struct dl_decode_sink sink = { sink_pump, sink_reject, sink_skip, &L };
+    L.started = t0;
+    if (!a->quiet)
+        dl_progress_start(&L, isatty(2), a->log_json);
     bool ok = load_objects(&L, dec, &sink);
-    enum dl_err pe = dl_pump_finish(L.pump);
+    /* on a stop, queued writes are abandoned and requests in flight finish */
+    enum dl_err pe = dl_pump_finish_or_stop(L.pump, dl_stop_requested);
+    dl_progress_stop();
     if (pe && dl_pump_error(L.pump)) {
         dl_error("%s", dl_pump_error(L.pump));
         ok = false;
@@ -498,6 +576,16 @@ int dl_cmd_run(const struct dl_args *a)
     dl_pump_stats_get(L.pump, &ps);
     uint64_t dead = dl_deadletter_count(L.dlq);
     double dt = dl_cli_now_s() - t0;
+    if (dl_stop_requested()) {
+        char c1[32];
+        char c2[32];
+        dl_warn("stopped by signal %d after %.1f s: %s items written, %s queued writes abandoned; %zu of %zu "
+                "objects fully read%s%s; run the same command again to load the rest",
+                dl_stop_signal(), dt, dl_cli_commas(ps.written, c1, sizeof c1),
+                dl_cli_commas(ps.abandoned, c2, sizeof c2), L.objs_done, L.nobjs,
+                L.stopped_in ? ", stopped inside " : "", L.stopped_in ? L.stopped_in : "");
+        ok = false;
+    }
     char c1[32], c2[32], c3[32], c4[32];
     if (!a->quiet || dead) {
         dl_info("%s items written to '%s' from %zu objects (%s records, %.1f MB) in %.1f s (%.0f items/s)",
@@ -516,6 +604,14 @@ int dl_cmd_run(const struct dl_args *a)
                 dl_cli_commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
                 L.st.skipped + L.failed_objects, dlpath);
     status = !ok ? 1 : dead ? 2 : 0;
+    if (a->timeline && !dl_cli_write_timeline(L.pump, a->timeline, err, sizeof err)) {
+        dl_error("%s", err);
+        status = 1;
+    }
+    if (a->report && !write_report(&L, a, &ps, dt, dlpath, status, err, sizeof err)) {
+        dl_error("%s", err);
+        status = 1;
+    }
 out:
     dl_decoder_destroy(dec);
     dl_cli_loader_free(&L);

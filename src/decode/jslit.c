@@ -26,7 +26,12 @@ enum phase { PH_START, PH_ARRAY, PH_TAIL, PH_DONE };
 struct frame {
     struct dl_json *node;
     struct dl_json *last; /* last child appended so far */
+    bool undef;           /* an object holding `name: undefined` markers */
 };
+
+/* `name: undefined` is kept as a marker member until its object closes: in JavaScript it
+ * makes the property undefined, so it also hides an earlier member of the same name. */
+static const uint8_t undef_mark[1];
 
 struct dl_jslit {
     const uint8_t *p;
@@ -689,6 +694,8 @@ static enum dl_err lex_number(struct vp *v, size_t sp, size_t i, bool key, size_
         }
         if ((rc = check_after_number(v, from, i)))
             return rc;
+        if (big && sp != SIZE_MAX && p[sp] == '+')
+            return FAIL(v, sp, "a '+' sign cannot stand before a BigInt (JavaScript throws a TypeError)");
         o = dl_arena_alloc(v->a, 2 * (de - ds) + 48);
         if (!o)
             return fail_nomem(v, s);
@@ -744,6 +751,8 @@ static enum dl_err lex_number(struct vp *v, size_t sp, size_t i, bool key, size_
         big = true;
         i++;
     }
+    if (big && sp != SIZE_MAX && p[sp] == '+')
+        return FAIL(v, sp, "a '+' sign cannot stand before a BigInt (JavaScript throws a TypeError)");
     if ((rc = check_after_number(v, from, i)))
         return rc;
     *end = i;
@@ -1019,6 +1028,89 @@ static enum dl_err parse_key(struct vp *v, size_t *pi, struct dl_cursor *key)
     return fail_unexpected(v, k, "expected ':' after property name");
 }
 
+struct member_ref {
+    struct dl_json *m;
+    size_t pos;
+};
+
+static int cmp_member(const void *x, const void *y)
+{
+    const struct member_ref *a = x, *b = y;
+    size_t n = a->m->key.len < b->m->key.len ? a->m->key.len : b->m->key.len;
+    int c = n ? memcmp(a->m->key.ptr, b->m->key.ptr, n) : 0;
+    if (c)
+        return c;
+    if (a->m->key.len != b->m->key.len)
+        return a->m->key.len < b->m->key.len ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static bool is_undef(const struct dl_json *m)
+{
+    return m->type == DL_JSON_NULL && m->str.ptr == undef_mark;
+}
+
+/* The object in f closed holding undefined markers: drop each marker and every member of
+ * the same name before it (sorting by name keeps this O(n log n) on hostile input). */
+static enum dl_err drop_undefined(struct vp *v, struct frame *f)
+{
+    struct dl_json *obj = f->node;
+    size_t n = obj->n;
+    struct member_ref *refs = dl_arena_alloc(v->a, n * sizeof *refs);
+    struct dl_json **order = dl_arena_alloc(v->a, n * sizeof *order);
+    if (!refs || !order)
+        return fail_nomem(v, v->base + obj->offset);
+    size_t k = 0;
+    for (struct dl_json *m = obj->child; m; m = m->next, k++) {
+        refs[k].m = m;
+        refs[k].pos = k;
+        order[k] = m;
+    }
+    qsort(refs, n, sizeof *refs, cmp_member);
+    for (size_t g = 0; g < n;) {
+        size_t h = g + 1;
+        while (h < n && dl_cursor_eq(refs[h].m->key, refs[g].m->key))
+            h++;
+        size_t last = SIZE_MAX; /* index in refs of the group's last marker */
+        for (size_t j = g; j < h; j++) {
+            if (is_undef(refs[j].m))
+                last = j;
+        }
+        if (last != SIZE_MAX) {
+            for (size_t j = g; j <= last; j++)
+                order[refs[j].pos] = NULL;
+        }
+        g = h;
+    }
+    struct dl_json *prev = NULL;
+    obj->child = NULL;
+    obj->n = 0;
+    for (k = 0; k < n; k++) {
+        if (!order[k])
+            continue;
+        if (prev)
+            prev->next = order[k];
+        else
+            obj->child = order[k];
+        prev = order[k];
+        obj->n++;
+    }
+    if (prev)
+        prev->next = NULL;
+    f->last = prev;
+    f->undef = false;
+    return DL_OK;
+}
+
+/* Close the container on top of the stack. */
+static enum dl_err pop(struct vp *v, size_t *depth)
+{
+    struct frame *f = &v->r->stack[*depth - 1];
+    enum dl_err rc = f->undef ? drop_undefined(v, f) : DL_OK;
+    (*depth)--;
+    return rc;
+}
+
 static struct dl_json *new_node(struct vp *v, enum dl_json_type t, size_t at)
 {
     struct dl_json *n = dl_arena_alloc(v->a, sizeof *n);
@@ -1068,7 +1160,13 @@ static enum dl_err parse_value(struct vp *v, size_t start, size_t *endp, struct 
                     goto out;
             }
             struct dl_json *n = NULL;
-            if (!sc.undef) {
+            bool in_obj = depth && stack[depth - 1].node->type == DL_JSON_OBJECT;
+            if (sc.undef && in_obj) {
+                sc.type = DL_JSON_NULL;
+                sc.str = dl_cursor_of(undef_mark, 0);
+                stack[depth - 1].undef = true;
+            }
+            if (!sc.undef || in_obj) {
                 n = new_node(v, container ? (c == '{' ? DL_JSON_OBJECT : DL_JSON_ARRAY) : sc.type, i);
                 if (!n) {
                     rc = fail_nomem(v, i);
@@ -1101,6 +1199,7 @@ static enum dl_err parse_value(struct vp *v, size_t start, size_t *endp, struct 
             }
             stack[depth].node = n;
             stack[depth].last = NULL;
+            stack[depth].undef = false;
             depth++;
             i++;
             if ((rc = skip_v(v, &i)))
@@ -1138,7 +1237,8 @@ static enum dl_err parse_value(struct vp *v, size_t start, size_t *endp, struct 
                 if ((rc = skip_v(v, &i)))
                     goto out;
                 if (i < len && p[i] == close) { /* trailing comma */
-                    depth--;
+                    if ((rc = pop(v, &depth)))
+                        goto out;
                     vend = ++i;
                     continue;
                 }
@@ -1150,7 +1250,8 @@ static enum dl_err parse_value(struct vp *v, size_t start, size_t *endp, struct 
                 continue;
             }
             if (i < len && p[i] == close) {
-                depth--;
+                if ((rc = pop(v, &depth)))
+                    goto out;
                 vend = ++i;
                 continue;
             }

@@ -17,6 +17,7 @@ struct dl_deadletter {
     FILE *f;
     uint64_t count;
     bool zst;               /* path ends in .zst: one zstd frame per record */
+    uint64_t kinds[DL_DEAD_KINDS];
     struct dl_buf line;
     struct dl_buf frame;
     char error[512];
@@ -142,6 +143,12 @@ enum dl_err dl_deadletter_add(struct dl_deadletter *d, const struct dl_origin *o
         goto out;
     }
     d->count++;
+    enum dl_dead_kind k = raw.len ? DL_DEAD_BAD_RECORD
+                          : !request_wire.len ? DL_DEAD_SKIPPED
+                          : strstr(reason, "ValidationException") ? DL_DEAD_REJECTED
+                          : !strncmp(reason, "not written after", 17) ? DL_DEAD_RETRIES
+                                                                       : DL_DEAD_STOPPED;
+    d->kinds[k]++;
 out:
     pthread_mutex_unlock(&d->mu);
     return e;
@@ -153,6 +160,20 @@ uint64_t dl_deadletter_count(struct dl_deadletter *d)
     uint64_t n = d->count;
     pthread_mutex_unlock(&d->mu);
     return n;
+}
+
+const char *dl_dead_kind_name(enum dl_dead_kind k)
+{
+    static const char *names[DL_DEAD_KINDS] = { "bad_record", "object_skipped", "rejected_by_dynamodb",
+                                                 "retries_exhausted", "run_stopped" };
+    return k < DL_DEAD_KINDS ? names[k] : "other";
+}
+
+void dl_deadletter_counts(struct dl_deadletter *d, uint64_t out[DL_DEAD_KINDS])
+{
+    pthread_mutex_lock(&d->mu);
+    memcpy(out, d->kinds, sizeof d->kinds);
+    pthread_mutex_unlock(&d->mu);
 }
 
 const char *dl_deadletter_path(const struct dl_deadletter *d)

@@ -36,6 +36,18 @@ enum dl_err dl_deadletter_add(struct dl_deadletter *d, const struct dl_origin *o
 
 /* Records written so far. */
 uint64_t dl_deadletter_count(struct dl_deadletter *d);
+
+/* Counts by kind of reason, for reports. */
+enum dl_dead_kind {
+    DL_DEAD_BAD_RECORD,      /* malformed input or a record that cannot be an item (has raw text) */
+    DL_DEAD_SKIPPED,         /* an object or zip entry that could not be read at all */
+    DL_DEAD_REJECTED,        /* DynamoDB refused the item (ValidationException) */
+    DL_DEAD_RETRIES,         /* not written after --max-attempts sends */
+    DL_DEAD_STOPPED,         /* not written because the run stopped on a fatal error */
+    DL_DEAD_KINDS
+};
+const char *dl_dead_kind_name(enum dl_dead_kind k);
+void dl_deadletter_counts(struct dl_deadletter *d, uint64_t out[DL_DEAD_KINDS]);
 const char *dl_deadletter_path(const struct dl_deadletter *d);
 /* The last I/O error text, or NULL: a dead-letter file that cannot be written is fatal to the
  * run, because records would otherwise be lost. */

@@ -989,6 +989,31 @@ enum dl_err dl_pump_finish(struct dl_pump *p)
     return e;
 }
 
+enum dl_err dl_pump_finish_or_stop(struct dl_pump *p, bool (*stop)(void))
+{
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    pthread_cond_signal(&p->wake);
+    while (!drained(p)) {
+        if (!p->cancelled && stop && stop()) {
+            p->cancelled = true;
+            pthread_cond_broadcast(&p->space);
+            pthread_cond_signal(&p->wake);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->idle, &p->mu, &ts);
+    }
+    enum dl_err e = p->fatal[0] ? DL_ERR_AWS : p->cancelled ? DL_ERR_CANCELLED : DL_OK;
+    pthread_mutex_unlock(&p->mu);
+    return e;
+}
+
 void dl_pump_cancel(struct dl_pump *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -1002,6 +1027,7 @@ void dl_pump_stats_get(struct dl_pump *p, struct dl_pump_stats *out)
 {
     pthread_mutex_lock(&p->mu);
     *out = p->st;
+    out->abandoned = p->abandoned;
     out->rate_cuts = p->rate.cuts;
     out->rate = dl_rate_limited(&p->rate) ? p->rate.rate : 0;
     pthread_mutex_unlock(&p->mu);

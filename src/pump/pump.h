@@ -46,6 +46,7 @@ struct dl_pump_stats {
     uint64_t wcu_sent;         /* our own estimate: sum of ceil(size/1KB) of items sent */
     uint64_t hot_key_waits;    /* items held back to keep one partition key under hot_key_wcu */
     uint64_t rate_cuts;        /* times the adaptive rate was lowered */
+    uint64_t abandoned;        /* left unwritten because the run was stopped */
     double rate;               /* the rate target now, WCU/s (0 = unlimited) */
 };
 
@@ -75,6 +76,10 @@ enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const str
 /* No more submissions: wait until every item is written or dead-lettered. Returns DL_OK, or
  * the fatal error that stopped the pump (its message via dl_pump_error). */
 enum dl_err dl_pump_finish(struct dl_pump *p);
+
+/* dl_pump_finish, checking stop() every 200 ms: when it returns true the pump is cancelled
+ * (queued writes abandoned, requests in flight finish) and the wait ends when those are back. */
+enum dl_err dl_pump_finish_or_stop(struct dl_pump *p, bool (*stop)(void));
 
 /* Stop taking work; items not yet acknowledged are left unwritten (for shutdown). */
 void dl_pump_cancel(struct dl_pump *p);

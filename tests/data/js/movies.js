@@ -41,8 +41,8 @@ he takes matters into his own hands.`,
     Genres: ['Comedy', 'Romance'],
     Info: {
       Directors: ['Jean-Pierre Jeunet'],
-      Plot: 'Am\u00e9lie, an innocent and na\xefve girl in Paris \u{1F1EB}\u{1F1F7}, ' +
-        'decides to help those around her.',
+      Plot: 'Am\u00e9lie, an innocent and na\xefve girl in Paris \u{1F1EB}\u{1F1F7}, \
+decides to help those around her.',
     },
   },
   {
