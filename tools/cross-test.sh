@@ -62,7 +62,6 @@ compile() {
         sed 's/^/    /' "$o.log" | head -20 >&2
     fi
 }
-export -f compile 2>/dev/null || true
 for f in "${sources[@]}"; do
     compile "$f"
 done
@@ -70,23 +69,53 @@ rm -f "$OUT/libdecode.a"
 aarch64-linux-gnu-ar rcs "$OUT/libdecode.a" "${objs[@]}" 2>/dev/null || ar rcs "$OUT/libdecode.a" "${objs[@]}"
 
 fail=0
-printf '%-16s %s\n' "test" "result (aarch64 under $(basename "$QEMU"))"
+tests=()
 for t in test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast; do
     src="$ROOT/tests/unit/$t.c"
     [ -f "$src" ] || continue
-    if ! "$CC" "${CFLAGS[@]}" -static \
+    if "$CC" "${CFLAGS[@]}" -static \
         -DDL_TESTDATA_DIR="\"$SHARED/testdata\"" -DDL_TEST_DATA_DIR="\"$ROOT/tests/data\"" \
         -DDL_PROJECT_DIR="\"$ROOT\"" "$src" "$OUT/libdecode.a" -lpthread -lm -o "$OUT/$t" 2>"$OUT/$t.build.log"; then
-        printf '%-16s FAIL (build; see below)\n' "$t"
+        tests+=("$t")
+    else
+        tests+=("$t:build")
+    fi
+done
+
+# Run the tests side by side (one per core), then report in order.
+jobs_max=$(nproc 2>/dev/null || echo 2)
+run_one() {
+    local t=$1 start
+    start=$(date +%s)
+    if DL_TEST_QUICK=1 timeout "$TIMEOUT" "$QEMU" "$OUT/$t" >"$OUT/$t.log" 2>&1; then
+        echo "PASS $(( $(date +%s) - start ))" >"$OUT/$t.result"
+    else
+        echo "FAIL $(( $(date +%s) - start ))" >"$OUT/$t.result"
+    fi
+}
+for t in "${tests[@]}"; do
+    case "$t" in *:build) continue ;; esac
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.2; done
+    run_one "$t" &
+done
+wait
+
+printf '%-16s %s\n' "test" "result (aarch64 under $(basename "$QEMU"))"
+for t in "${tests[@]}"; do
+    case "$t" in
+    *:build)
+        t=${t%:build}
+        printf '%-16s FAIL (build)\n' "$t"
         sed 's/^/    /' "$OUT/$t.build.log" | head -20
         fail=1
         continue
-    fi
-    start=$(date +%s)
-    if DL_TEST_QUICK=1 timeout "$TIMEOUT" "$QEMU" "$OUT/$t" >"$OUT/$t.log" 2>&1; then
-        printf '%-16s PASS  (%ss; %s)\n' "$t" "$(( $(date +%s) - start ))" "$(tail -1 "$OUT/$t.log")"
+        ;;
+    esac
+    read -r res secs <"$OUT/$t.result"
+    if [ "$res" = PASS ]; then
+        printf '%-16s PASS  (%ss; %s)\n' "$t" "$secs" "$(tail -1 "$OUT/$t.log")"
     else
-        printf '%-16s FAIL  (%ss)\n' "$t" "$(( $(date +%s) - start ))"
+        printf '%-16s FAIL  (%ss)\n' "$t" "$secs"
         grep -v '^kernel available' "$OUT/$t.log" | tail -25 | sed 's/^/    /'
         fail=1
     fi

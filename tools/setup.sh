@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 pkgs=(build-essential cmake pkg-config git curl ca-certificates python3
-      libcurl4-openssl-dev libssl-dev libzip-dev libzstd-dev zlib1g-dev libexpat1-dev zstd
+      libcurl4-openssl-dev libssl-dev libzip-dev libzstd-dev zlib1g-dev libexpat1-dev zstd gnuplot-nox
       nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
