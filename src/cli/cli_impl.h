@@ -21,6 +21,7 @@ struct obj {
     size_t key_len;
     char *path;          /* local only */
     uint64_t size;
+    char etag[128];          /* S3: the ETag the listing gave */
     struct dl_http_req *req; /* S3 download, from submit until decoded */
     struct dl_spill *spill;  /* its body: memory up to SPILL_MEM, else an unlinked temp file */
     int state;           /* 0 waiting, 1 downloading, 2 downloaded */

@@ -137,6 +137,7 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
                 snprintf(o->name, nlen, "s3://%s/%s", src.bucket, o->key);
                 o->key_len = so->key_len;
                 o->size = so->size;
+                snprintf(o->etag, sizeof o->etag, "%s", so->etag);
                 L->total_bytes += so->size;
             }
             dl_s3_objects_free(&list);
@@ -211,6 +212,7 @@ static void prefetch(struct loader *L, size_t cur)
         }
         dl_spill_init(o->spill, SPILL_MEM, MAX_OBJECT_BYTES);
         o->req->spill = o->spill;
+        o->req->resume = true; /* a body cut off mid-way continues with a Range GET */
         o->req->done = on_download;
         o->req->ctx = L;
         o->state = 1;
@@ -313,6 +315,12 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
                 obj_release(o);
                 continue;
             }
+            if (o->etag[0] && o->req->resume_etag[0] && strcmp(o->etag, o->req->resume_etag) != 0)
+                dl_warn("%s changed after it was listed (ETag %s, now %s): loading what was downloaded", o->name,
+                        o->etag, o->req->resume_etag);
+            if (o->req->resumes)
+                dl_info("%s: the download was cut off and resumed %d time%s from where it stopped", o->name,
+                        o->req->resumes, o->req->resumes == 1 ? "" : "s");
             if (dl_spill_view(o->spill, &bytes)) {
                 L->failed_objects++;
                 struct dl_origin org = { o->name, NULL, 0, 0, 0 };

@@ -138,8 +138,10 @@ enum dl_err dl_jsonfast_new(const uint8_t *p, size_t len, enum dl_jsonrec_mode m
     r->poison = SIZE_MAX;
     dl_buf_init(&r->kwpre[0], 0);
     dl_buf_init(&r->kwpre[1], 0);
+    r->names = malloc(256 * sizeof *r->names);
+    r->names_cap = 256;
     r->arena = dl_arena_new(0, DL_JSONFAST_ARENA_CAP);
-    if (!r->arena) {
+    if (!r->arena || !r->names) {
         rc = DL_ERR_NOMEM;
         goto out;
     }
@@ -796,7 +798,7 @@ static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfas
 #define ENSURE(k)                                                                              \
     do {                                                                                       \
         if ((size_t)(oe - o) < (size_t)(k)) {                                                  \
-            size_t used_ = it->wire.data ? (size_t)(o - it->wire.data) : 0;                    \
+            size_t used_ = (size_t)(o - it->wire.data);                                        \
             if (!out_grow(&it->wire, used_, (k), size))                                        \
                 goto bail;                                                                     \
             o = it->wire.data + used_;                                                         \
@@ -821,7 +823,9 @@ static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfas
 
     dl_item_reset(it);
     r->kv[0].found = r->kv[1].found = false;
-    uint8_t *o = it->wire.data, *oe = it->wire.data ? it->wire.data + it->wire.alloc - 1 : NULL;
+    if (!it->wire.data && dl_buf_reserve(&it->wire, 4096) != DL_OK)
+        return W_BAIL;
+    uint8_t *o = it->wire.data, *oe = it->wire.data + it->wire.alloc - 1;
     size_t size = 0;
     struct name *np = r->names, *nend = r->names + r->names_cap;
     struct frame fr[DL_ITEM_MAX_DEPTH + 2];
@@ -1296,13 +1300,11 @@ done:
     return W_OK;
 
 more:
-    if (it->wire.data)
-        it->wire.len = (size_t)(o - it->wire.data);
+    it->wire.len = (size_t)(o - it->wire.data);
     return r->we == r->len ? W_BAIL : W_MORE;
 
 bail:
-    if (it->wire.data)
-        it->wire.len = (size_t)(o - it->wire.data);
+    it->wire.len = (size_t)(o - it->wire.data);
     return W_BAIL;
 
 #undef AT

@@ -587,15 +587,17 @@ out:
     return out;
 }
 
-static enum dl_err add_entry(struct ctx *c, const struct dl_json *at, const char *path,
-                             const char *file, bool pattern, struct dl_cursor table,
+/* at / at_path: the file's value, for messages; path: the entry's path, for its source. */
+static enum dl_err add_entry(struct ctx *c, const struct dl_json *at, const char *at_path,
+                             const char *path, const char *file, bool pattern,
+                             struct dl_cursor table,
                              const struct key *pk, const struct key *sk)
 {
     struct dl_manifest *m = c->m;
     size_t *s = slot_find(m->by_file, m->nslots, m->ents, file, false);
     if (*s) {
         char b[80];
-        return fail(c, at, path, "%s is already described by %s",
+        return fail(c, at, at_path, "%s is already described by %s",
                     quoted(dl_cursor_str(file), b), m->ents[*s - 1].source);
     }
     if (m->n >= MAX_ENTRIES)
@@ -668,8 +670,11 @@ static enum dl_err parse_entry(struct ctx *c, const struct dl_json *obj, const c
     /* which file */
     struct dl_cursor file = { 0 };
     const struct dl_json *file_at = obj;
+    char file_path[200];
+    snprintf(file_path, sizeof file_path, "%s", path);
     if (f[F_FILE]) {
         sub(p2, sizeof p2, path, f[F_FILE]->key);
+        snprintf(file_path, sizeof file_path, "%s", p2);
         if (f[F_FILE]->type != DL_JSON_STRING)
             return fail(c, f[F_FILE], p2, "expected a path string, found %s",
                         dl_json_type_name(f[F_FILE]->type));
@@ -767,7 +772,7 @@ static enum dl_err parse_entry(struct ctx *c, const struct dl_json *obj, const c
         resolved = resolve_file(c, file, &pattern);
     if (!resolved)
         return dl_pos_err_set(c->err, DL_ERR_NOMEM, 0, 0, 0, "%s: out of memory", c->source);
-    return add_entry(c, file_at, path, resolved, pattern, table, &pk, &sk);
+    return add_entry(c, file_at, file_path, path, resolved, pattern, table, &pk, &sk);
 }
 
 static void ctx_init(struct ctx *c, struct dl_manifest *m, const char *name, const uint8_t *p,

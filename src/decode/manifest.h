@@ -120,7 +120,8 @@ typedef enum dl_err (*dl_manifest_read_fn)(void *ctx, size_t i, struct dl_buf *o
 /* Everything for one archive whose entries are names[0..n): find and parse its manifest file,
  * find its sidecars (reading each candidate once through read), add their entries to m, and
  * set roles[i] for every entry. A .json that the manifest file lists is data, never a sidecar.
- * A file described both by the manifest file and by a sidecar is an error.
+ * A file described both by the manifest file and by a sidecar is an error. Use a fresh m for
+ * each archive: paths (and base-name matches) only mean something within one archive.
  * Errors: those of dl_manifest_parse / dl_manifest_parse_sidecar, those of read (message
  * "reading manifest.json: ..."; a sidecar candidate too large for DL_MANIFEST_SIDECAR_MAX is
  * simply data), DL_ERR_TOO_LARGE for a manifest file over DL_MANIFEST_MAX_SIZE, DL_ERR_NOMEM. */

@@ -1575,6 +1575,26 @@ static enum dl_err csv_row_cached(struct enc *st, const struct csv_hdr *h, const
             csv_empty_cell(st, c->key, i);
             continue;
         }
+        if (c->key >= 0 && st->emit &&
+            (st->ks->k[c->key].type == 'B' || plain_ascii(v.ptr, v.len) || utf8_ok(v.ptr, v.len))) {
+            /* a key cell: csv_cell's work, with the name known good and its JSON ready */
+            st->column = i + 1;
+            grow(st, names[i].len);
+            if (st->emit) {
+                if ((e = dl_buf_reserve(w, 1 + c->pre_len)))
+                    return buf_fail(st, e);
+                uint8_t *o = w->data + w->len;
+                if (!first)
+                    *o++ = ',';
+                memcpy(o, h->pre.data + c->pre_off, c->pre_len);
+                o[c->pre_len] = 0;
+                w->len = (size_t)(o + c->pre_len - w->data);
+            }
+            first = false;
+            if ((e = key_from_text(st, c->key, v, false, 0)))
+                return e;
+            continue;
+        }
         bool plain = true;
         if (c->key >= 0 || !st->emit || st->size + names[i].len + v.len > DL_ITEM_MAX_SIZE ||
             (!(plain = plain_ascii(v.ptr, v.len)) && !utf8_ok(v.ptr, v.len))) {

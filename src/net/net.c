@@ -42,6 +42,8 @@ struct xfer {
     size_t up_off;           /* PUT body read position */
     uint64_t start_ms;
     bool too_large;
+    bool resumed;        /* this attempt asked for the rest of a partial body */
+    bool resume_checked; /* the first body bytes of this attempt have been seen */
     bool nomem;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -188,9 +190,17 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
     enum dl_err e;
     long code = 0;
     if (x->req->spill && curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code >= 200 &&
-        code < 300)
-        e = dl_spill_write(x->req->spill, ptr, len);
-    else
+        code < 300) {
+        struct dl_http_req *r = x->req;
+        if (!x->resume_checked) {
+            x->resume_checked = true;
+            if (x->resumed && code != 206)
+                dl_spill_free(r->spill); /* the Range was ignored: this is the whole body again */
+            if (!r->resume_etag[0])
+                snprintf(r->resume_etag, sizeof r->resume_etag, "%s", r->etag);
+        }
+        e = dl_spill_write(r->spill, ptr, len);
+    } else
         e = dl_buf_append(&x->req->resp, ptr, len);
     if (e == DL_ERR_TOO_LARGE)
         x->too_large = true;
@@ -518,8 +528,24 @@ static void start_attempt(struct dl_net *n, struct dl_http_req *r)
      * downloaded again from the start (callers that want to resume set range_set) */
     r->status = 0;
     dl_buf_reset(&r->resp);
-    if (r->spill)
+    x->resumed = false;
+    x->resume_checked = false;
+    if (r->spill && r->resume && r->spill->len > 0 && r->resume_etag[0]) {
+        /* S3 GET cut off mid-body: ask only for the rest, of the same version of the object */
+        x->resumed = true;
+        r->resumes++;
+        r->range_set = true;
+        r->range_start = r->spill->len;
+        if (!r->if_match_sent && (e = dl_http_req_add_header(r, "If-Match", r->resume_etag)) == DL_OK)
+            r->if_match_sent = true;
+        e = DL_OK;
+    } else if (r->spill) {
         dl_spill_free(r->spill);
+        if (r->resume) {
+            r->range_set = false;
+            r->resume_etag[0] = 0;
+        }
+    }
     r->etag[0] = 0;
     r->request_id[0] = 0;
 

@@ -53,7 +53,14 @@ struct dl_http_req {
     struct dl_buf resp;                 /* response body; set resp.cap before submitting to bound it */
     struct dl_spill *spill;             /* optional: a 2xx body goes here instead of resp (memory up
                                            to its threshold, then a temp file); error bodies still go
-                                           to resp. Emptied at the start of every attempt. */
+                                           to resp. Emptied at the start of every attempt, unless: */
+    bool resume;                        /* GET into a spill: an attempt that fails after part of the
+                                           body arrived is resumed with "Range: bytes=N-" and
+                                           "If-Match: <ETag of the first answer>" (a changed object
+                                           answers 412); a server that ignores Range restarts it */
+    int resumes;                        /* attempts that resumed a partial body */
+    char resume_etag[128];
+    bool if_match_sent;
     char etag[128];                     /* response ETag header, quotes kept, "" if none */
     char request_id[128];               /* x-amzn-RequestId / x-amz-request-id, "" if none */
     enum dl_err result;                 /* DL_OK if an HTTP response was received (any status);
