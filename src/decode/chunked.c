@@ -95,7 +95,7 @@ static uint64_t count_lf(const uint8_t *p, size_t n)
         memcpy(&w, p + i, 8);
         w ^= lf;
         uint64_t t = ((w & lo7) + lo7) | w; /* high bit set in every non-zero byte */
-        count += (uint64_t)__builtin_popcountll(~t & ~lo7);
+        count += dl_popcount64(~t & ~lo7);
     }
     for (; i < n; i++)
         count += p[i] == '\n';
@@ -211,7 +211,7 @@ enum dl_err dl_chunk_plan_csv(const uint8_t *p, size_t len, size_t start, uint64
                 ends &= ends - 1;
                 size_t at = base + t + 1;
                 last = at;
-                last_line = bline + (uint64_t)__builtin_popcountll(mm->lb & (((uint64_t)2 << t) - 1));
+                last_line = bline + dl_popcount64(mm->lb & (((uint64_t)2 << t) - 1));
                 if (at >= c.target && at < len && !bom_at(p, len, at))
                     cutter_cut(&c, at, last_line);
             }
@@ -230,7 +230,7 @@ enum dl_err dl_chunk_plan_csv(const uint8_t *p, size_t len, size_t start, uint64
                 resync = true;
                 break;
             }
-            bline += (uint64_t)__builtin_popcountll(mm->lb);
+            bline += dl_popcount64(mm->lb);
         }
         if (!resync)
             pos += nbytes;

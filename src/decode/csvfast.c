@@ -69,15 +69,6 @@ struct dl_csvfast {
     uint8_t tail[64];
 };
 
-/* This file is built for the baseline ISA, where __builtin_popcountll is a library call. */
-static inline uint64_t popcount64(uint64_t x)
-{
-    x -= (x >> 1) & 0x5555555555555555ull;
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-    return (x * 0x0101010101010101ull) >> 56;
-}
-
 static void restart(struct dl_csvfast *r, size_t at, uint64_t line)
 {
     r->nb = r->bi = 0;
@@ -385,7 +376,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             bool eol = (m->eol >> t) & 1;
             if (eol && g == s) { /* a blank line */
                 s = fs = g + 1;
-                sline = r->blk_line + popcount64(m->lb & upto);
+                sline = r->blk_line + dl_popcount64(m->lb & upto);
                 continue;
             }
             if (!add_field(r, &nf, fs, g, m, base))
@@ -401,7 +392,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             }
             r->sep &= ~upto;
             r->pos = g + 1;
-            r->line = r->blk_line + popcount64(m->lb & upto);
+            r->line = r->blk_line + dl_popcount64(m->lb & upto);
             return finish(r, row, err, s, g, sline, nf, high);
         }
         /* off the end of the block with a record open (or none begun yet) */
@@ -412,7 +403,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             if (r->check_utf8 && !high)
                 high = (m->high & bits_from(s > base ? s - base : 0)) != 0;
         }
-        r->blk_line += popcount64(m->lb);
+        r->blk_line += dl_popcount64(m->lb);
         r->bi++;
         if (r->bi < r->nb)
             r->sep = r->m[r->bi].sep;

@@ -142,6 +142,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
     struct dl_csv *r = NULL;
     struct dl_cursor *names = NULL;
     size_t nnames = 0;
+    uint64_t nrows = 0;
     struct dl_csv_row row;
     struct dl_pos_err pe;
     enum dl_err e = dl_csv_new(bytes.ptr, bytes.len, &co, &r);
@@ -210,9 +211,14 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
                 goto out_store;
             continue;
         }
-        if (row.end)
+        if (row.end) {
+            if (nrows == 0)
+                dl_info("%s%s%s: no records (only a header row)", pl->source, pl->entry ? " entry " : "",
+                        pl->entry ? pl->entry : "");
             break;
+        }
         consumed(d, bytes.ptr + row.offset);
+        nrows++;
         uint64_t rec = row.record - 1; /* data records are numbered from 1, after the header */
         if (row.nfields != nnames) {
             e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the header has %zu",

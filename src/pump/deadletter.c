@@ -54,10 +54,22 @@ void dl_deadletter_destroy(struct dl_deadletter *d)
     free(d);
 }
 
-/* Raw input may be any bytes: keep valid UTF-8 as is, otherwise store it base64-encoded. */
+#define RAW_KEEP ((size_t)64 << 10) /* a rejected record's text is kept up to this size */
+
+/* Raw input may be any bytes: keep valid UTF-8 as is, otherwise store it base64-encoded. A huge
+ * record (a 2 GB line) keeps only its first 64 KiB, marked as truncated with its real length. */
 static enum dl_err append_raw(struct dl_buf *b, struct dl_cursor raw)
 {
     size_t bad;
+    if (raw.len > RAW_KEEP) {
+        enum dl_err e = dl_buf_printf(b, ",\"raw_truncated\":true,\"raw_bytes\":%zu", raw.len);
+        if (e)
+            return e;
+        size_t keep = RAW_KEEP;
+        while (keep > 0 && (raw.ptr[keep] & 0xC0) == 0x80) /* do not cut a UTF-8 sequence */
+            keep--;
+        raw.len = keep;
+    }
     if (dl_utf8_valid(raw.ptr, raw.len, &bad)) {
         enum dl_err e = dl_buf_append_str(b, ",\"raw\":");
         return e ? e : dl_buf_append_json_str(b, raw.ptr, raw.len);

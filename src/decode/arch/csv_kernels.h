@@ -130,6 +130,16 @@ static const uint8_t dl_u8_cur_high[16] = { DL_U8_TABLE_CUR_HIGH };
 static const uint8_t dl_u8_incomplete[16] = { 255, 255, 255, 255, 255, 255, 255, 255,
                                               255, 255, 255, 255, 255, 0xF0 - 1, 0xE0 - 1, 0xC0 - 1 };
 
+/* Population count for code built for the baseline ISA (csvfast.c, chunked.c), where
+ * __builtin_popcountll is a library call. */
+static inline uint64_t dl_popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (x * 0x0101010101010101ull) >> 56;
+}
+
 /* Shared by the kernels: the masks of one block from its byte-class masks. d, q, cr, lf are
  * the delimiter/quote/CR/LF masks of the block, qx the prefix XOR of q, next the byte after
  * the block (-1: end of input). */
