@@ -48,6 +48,9 @@ static const char help_run[] =
     "tuning:\n"
     "  --transfers N        concurrent HTTP transfers on the network thread (default 64)\n"
     "  --downloads N        objects downloaded ahead of decoding (default 8)\n"
+    "  --memory SIZE        memory budget, e.g. 512M or 2G (default 1G, at least 64M): a quarter\n"
+    "                       for queued writes, a quarter for objects held in memory; objects and\n"
+    "                       decompressed data larger than 1/32 of it go to temporary files\n"
     "  --max-inflight N     BatchWriteItem requests in flight (default 32)\n"
     "  --max-attempts N     sends of one item before it is dead-lettered (default 50)\n"
     "write rate (tokens are write capacity units, not requests):\n"
@@ -142,6 +145,30 @@ static bool parse_num(const char *s, double lo, double hi, double *out)
     return true;
 }
 
+/* "512M", "2G", "1048576" (K, M, G, T: powers of 1024) */
+static bool parse_size(const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v <= 0)
+        return false;
+    unsigned long long mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1ull << 10; end++; break;
+    case 'm': case 'M': mul = 1ull << 20; end++; break;
+    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    case 't': case 'T': mul = 1ull << 40; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return false;
+    *out = (unsigned long long)(v * (double)mul);
+    return true;
+}
+
 static bool parse_secs(const char *s, double *out)
 {
     char *end;
@@ -162,6 +189,7 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
     a->max_inflight = 32;
     a->max_attempts = 50;
     a->write_percent = 100;
+    a->memory = 1ull << 30;
     a->hot_key_wcu = 1000;
     a->connect_timeout_s = 5;
     a->timeout_s = 300;
@@ -271,6 +299,8 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->timeline = v;
         else if (!strcmp(o, "--report"))
             a->report = v;
+        else if (!strcmp(o, "--memory"))
+            ok = parse_size(v, &a->memory) && a->memory >= (64ull << 20);
         else if (!strcmp(o, "--log-format")) {
             ok = !strcmp(v, "text") || !strcmp(v, "json");
             a->log_json = !strcmp(v, "json");

@@ -40,6 +40,7 @@ struct dl_args {
     bool json;                    /* --json */
     bool delete_after;            /* --delete-after */
     const char *report;           /* --report FILE.json */
+    unsigned long long memory;    /* --memory: budget in bytes (default 1 GiB) */
     bool log_json;                /* --log-format json */
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */

@@ -20,8 +20,10 @@
 
 #define MAX_LOGGED_REJECTS 20
 #define MAX_OBJECT_BYTES ((uint64_t)1 << 40)     /* 1 TiB: objects past it are refused */
-#define SPILL_MEM ((size_t)32 << 20)              /* larger downloads go to a temp file */
-#define PREFETCH_BYTES ((uint64_t)512 << 20)
+/* The --memory budget: a quarter for the pump's queue, a quarter for objects held in memory
+ * (downloaded ahead, or being decoded); anything larger than 1/32 of it goes to a temp file. */
+#define SPILL_MEM(L) ((size_t)((L)->a->memory / 32))
+#define PREFETCH_BYTES(L) ((uint64_t)((L)->a->memory / 4))
 
 double dl_cli_now_s(void)
 {
@@ -181,7 +183,8 @@ static void on_download(struct dl_http_req *r, void *ctx)
 }
 
 /* Start downloads ahead of object `cur`: at most --downloads at once, and no more than
- * PREFETCH_BYTES ahead (the next object always starts, whatever its size). */
+ * PREFETCH_BYTES held in memory ahead (objects that go to temp files do not count; the next
+ * object always starts, whatever its size). */
 static void prefetch(struct loader *L, size_t cur)
 {
     int active = 0;
@@ -190,12 +193,13 @@ static void prefetch(struct loader *L, size_t cur)
         struct obj *o = &L->objs[i];
         if (!o->bucket)
             continue;
+        uint64_t in_mem = o->size > SPILL_MEM(L) ? 0 : o->size;
         if (o->state == 1 || o->state == 2) {
             active++;
-            ahead += o->size;
+            ahead += in_mem;
             continue;
         }
-        if (active >= L->a->downloads || (i > cur && ahead + o->size > PREFETCH_BYTES))
+        if (active >= L->a->downloads || (i > cur && ahead + in_mem > PREFETCH_BYTES(L)))
             break;
         o->req = dl_http_req_new();
         if (!o->req || dl_s3_get_prepare(o->req, &L->cfg, o->bucket, dl_cursor_of(o->key, o->key_len))) {
@@ -210,14 +214,14 @@ static void prefetch(struct loader *L, size_t cur)
             o->req = NULL;
             break;
         }
-        dl_spill_init(o->spill, SPILL_MEM, MAX_OBJECT_BYTES);
+        dl_spill_init(o->spill, SPILL_MEM(L), MAX_OBJECT_BYTES);
         o->req->spill = o->spill;
         o->req->resume = true; /* a body cut off mid-way continues with a Range GET */
         o->req->done = on_download;
         o->req->ctx = L;
         o->state = 1;
         active++;
-        ahead += o->size;
+        ahead += in_mem;
         if (dl_net_submit(L->net, o->req) != DL_OK) {
             o->req->result = DL_ERR_CANCELLED;
             o->state = 2;
@@ -408,6 +412,7 @@ char *dl_cli_default_dead_letter(void)
 void dl_cli_pump_opts(const struct dl_args *a, const struct dl_table_info *t, struct dl_pump_opts *po)
 {
     dl_pump_opts_default(po);
+    po->max_queued_bytes = (size_t)(a->memory / 4);
     po->max_inflight = a->max_inflight;
     po->max_attempts = a->max_attempts;
     po->hot_key_wcu = a->hot_key_wcu;
@@ -458,6 +463,7 @@ bool dl_cli_describe_active(struct loader *L, const char *table, char *err, size
 static void decode_opts(const struct loader *L, const struct dl_key_schema *ks, struct dl_decode_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->spill_mem = (size_t)(L->a->memory / 32);
     o->format = L->a->format;
     o->ks = ks;
     o->delimiter = L->a->delimiter;

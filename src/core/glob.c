@@ -149,7 +149,8 @@ static void put(uint64_t *w, size_t i)
     w[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
-/* Enter state j and follow epsilon moves: a star may match nothing, and so may a whole "**" segment. */
+/* Enter state j and follow epsilon moves: a star may match nothing, and so may a whole "**"
+ * segment. */
 static void add_eps(struct set *s, const uint8_t *p, size_t n, size_t start, size_t j)
 {
     while (!has(s->eps, j)) {
@@ -309,8 +310,8 @@ enum dl_err dl_glob_check(const char *pattern, char *err, size_t errlen)
             if (k + 1 < end - 1 && p[k] == '-' && p[k + 1] != ']') {
                 uint32_t hi = member_at(p, n, k + 1, &k2);
                 if (hi < lo) {
-                    seterr(err, errlen, "empty range in '[' at byte %zu (its end is below its start)",
-                           i + 1);
+                    seterr(err, errlen,
+                           "empty range in '[' at byte %zu (its end is below its start)", i + 1);
                     return DL_ERR_INVALID;
                 }
                 k = k2;

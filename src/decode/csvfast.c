@@ -297,16 +297,22 @@ static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r
     const uint8_t *fp = r->p + fs;
     size_t n = g - fs;
     struct dl_cursor *c = &r->cur[*nf];
-    bool in_block = fs >= base;
-    if (n && (in_block ? (m->quote >> (fs - base)) & 1 : (int)*fp == r->quote)) {
-        /* quoted: the closing quote is p[g-1]; quotes between are "" pairs */
+    size_t off = fs - base; /* huge when the field began in an earlier block */
+    if (off < 64) {
+        /* branch-free: a quoted field drops its quotes (the closing one is p[g-1]); quote bits
+         * strictly inside a field can only be "" pairs of a quoted one */
+        uint64_t q = n ? (m->quote >> off) & 1 : 0;
+        c->ptr = fp + q;
+        c->len = n - 2 * q;
+        if (n >= 2 && (m->quote & ((((uint64_t)1 << (g - 1 - base)) - 1) & ~(((uint64_t)2 << off) - 1))) &&
+            !unescape(r, *nf, fp + 1, n - 2))
+            return false;
+    } else if (n && (int)*fp == r->quote) {
         fp++;
         n -= 2;
         c->ptr = fp;
         c->len = n;
-        bool pairs = in_block ? (m->quote & ((((uint64_t)1 << (g - 1 - base)) - 1) & ~(((uint64_t)2 << (fs - base)) - 1))) != 0
-                              : n && memchr(fp, r->quote, n);
-        if (pairs && !unescape(r, *nf, fp, n))
+        if (n && memchr(fp, r->quote, n) && !unescape(r, *nf, fp, n))
             return false;
     } else {
         c->ptr = fp;
@@ -325,7 +331,7 @@ static inline uint64_t bits_from(size_t lo)
 static enum dl_err finish(struct dl_csvfast *r, struct dl_csv_row *row, struct dl_pos_err *err, size_t s,
                           size_t e, uint64_t sline, size_t nf, bool high)
 {
-    if (e - s > r->max_record || (high && r->check_utf8 && !r->k->utf8_valid(r->p + s, e - s)))
+    if (e - s > r->max_record || (high && r->check_utf8 && !r->k->utf8_valid(r->p + s, e - s, r->len - s)))
         return fallback(r, row, err, s, sline);
     for (size_t i = 0; i < r->nesc; i++)
         r->cur[r->esc[i].field].ptr = r->scratch.data + r->esc[i].off;

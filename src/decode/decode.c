@@ -53,7 +53,9 @@ struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o)
         return NULL;
     d->o = *o;
     if (!d->o.max_expanded)
-        d->o.max_expanded = (uint64_t)4 << 30;
+        d->o.max_expanded = (uint64_t)64 << 30;
+    if (!d->o.spill_mem)
+        d->o.spill_mem = (size_t)64 << 20;
     d->arena = dl_arena_new(0, (size_t)512 << 20);
     if (!d->arena) {
         free(d);
@@ -412,7 +414,7 @@ static enum dl_err decode_compressed(struct dl_decoder *d, const struct place *p
     struct dl_spill out;
     struct dl_cursor view;
     char err[256] = "";
-    dl_spill_init(&out, (size_t)64 << 20, d->o.max_expanded);
+    dl_spill_init(&out, d->o.spill_mem, d->o.max_expanded);
     enum dl_err e = kind == DL_FMT_GZIP ? gunzip(bytes, &out, err, sizeof err) : unzstd(bytes, &out, err, sizeof err);
     if (e == DL_ERR_NOMEM)
         goto out;

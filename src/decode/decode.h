@@ -23,7 +23,8 @@ struct dl_decode_opts {
     const struct dl_key_schema *ks;    /* key schema applied to items (n == 0: none) */
     char delimiter;                    /* CSV field separator override (0 = by format) */
     struct dl_zip_limits zip;          /* zip-bomb guards (zeros = defaults) */
-    uint64_t max_expanded;             /* cap for a decompressed .gz/.zst object (0 = 4 GiB) */
+    uint64_t max_expanded;             /* cap for a decompressed .gz/.zst object (0 = 64 GiB) */
+    size_t spill_mem;                  /* decompressed data past this goes to a temp file (0 = 64 MiB) */
 };
 
 struct dl_decode_sink {

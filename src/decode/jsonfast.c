@@ -681,7 +681,7 @@ static inline __attribute__((always_inline)) bool scan_number(const uint8_t *p, 
 
 /* The closing quote of the string opened at a, given the next index entry at c: only
  * whitespace can sit between them. 0 when that is not a quote after a. */
-static inline size_t closing_quote(const uint8_t *p, size_t a, size_t c)
+static inline __attribute__((always_inline)) size_t closing_quote(const uint8_t *p, size_t a, size_t c)
 {
     size_t z = c - 1;
     if (p[z] == '"')
@@ -776,7 +776,8 @@ struct frame {
  * Written for the register allocator: positions are relative to the window start (p[x] is input
  * byte ws + x), the index is walked by pointer, and the open container's state is in locals. */
 static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfast *r, size_t s_abs,
-                                                               struct dl_item *it, size_t *endp, const bool ddb)
+                                                               struct dl_item *it, size_t *endp, const bool ddb,
+                                                               const bool checked)
 {
     const uint8_t *const p = r->p + r->ws;
     const uint8_t *const bsf = r->blk;
@@ -795,9 +796,10 @@ static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfas
         if (jp + (k) >= jend)                                                                  \
             goto more;                                                                         \
     } while (0)
+/* room for k more output bytes (unchecked: the caller reserved OUT_PER_BYTE per input byte) */
 #define ENSURE(k)                                                                              \
     do {                                                                                       \
-        if ((size_t)(oe - o) < (size_t)(k)) {                                                  \
+        if (checked && (size_t)(oe - o) < (size_t)(k)) {                                       \
             size_t used_ = (size_t)(o - it->wire.data);                                        \
             if (!out_grow(&it->wire, used_, (k), size))                                        \
                 goto bail;                                                                     \
@@ -1314,16 +1316,45 @@ bail:
 #undef ATOM_BOUND
 }
 
+/* Output bytes per input byte, at most: a lone digit becomes {"N":"1"} (9 bytes); everything
+ * else expands less (a string by 8 bytes around its own, a bracket to {"L":[ or ]}, ...). */
+#define OUT_PER_BYTE 9
+/* Largest reservation made so that the walk can skip its per-write room checks. */
+#define OUT_UNCHECKED_MAX ((size_t)4 << 20)
+
 static __attribute__((noinline)) enum walk_rc walk_plain(struct dl_jsonfast *r, size_t s, struct dl_item *it,
                                                           size_t *endp)
 {
-    return walk(r, s, it, endp, false);
+    return walk(r, s, it, endp, false, true);
 }
 
 static __attribute__((noinline)) enum walk_rc walk_ddb(struct dl_jsonfast *r, size_t s, struct dl_item *it,
                                                         size_t *endp)
 {
-    return walk(r, s, it, endp, true);
+    return walk(r, s, it, endp, true, true);
+}
+
+static __attribute__((noinline)) enum walk_rc walk_plain_u(struct dl_jsonfast *r, size_t s, struct dl_item *it,
+                                                            size_t *endp)
+{
+    return walk(r, s, it, endp, false, false);
+}
+
+static __attribute__((noinline)) enum walk_rc walk_ddb_u(struct dl_jsonfast *r, size_t s, struct dl_item *it,
+                                                          size_t *endp)
+{
+    return walk(r, s, it, endp, true, false);
+}
+
+/* Stage 2 on the record at s: without room checks when the output for everything up to the
+ * window end fits in a reservation of OUT_UNCHECKED_MAX or less. */
+static enum walk_rc walk_any(struct dl_jsonfast *r, size_t s, struct dl_item *it, size_t *endp)
+{
+    size_t bound = OUT_PER_BYTE * (r->we - s) + 128;
+    bool ddb = r->kind == DL_JSONFAST_DDB;
+    if (bound <= OUT_UNCHECKED_MAX && dl_buf_reserve(&it->wire, bound) == DL_OK)
+        return ddb ? walk_ddb_u(r, s, it, endp) : walk_plain_u(r, s, it, endp);
+    return ddb ? walk_ddb(r, s, it, endp) : walk_plain(r, s, it, endp);
 }
 
 /* lim value meaning "the end of the line the value starts on" (NDJSON), found only if needed */
@@ -1341,7 +1372,7 @@ static bool fast_record(struct dl_jsonfast *r, struct dl_item *it, size_t s, siz
                 return false;
         }
         size_t end = 0;
-        enum walk_rc rc = r->kind == DL_JSONFAST_DDB ? walk_ddb(r, s, it, &end) : walk_plain(r, s, it, &end);
+        enum walk_rc rc = walk_any(r, s, it, &end);
         if (rc == W_OK) {
             bool nlf = nl_free(r, s, end);
             if (lim == LIM_LINE ? !nlf : end > lim)

@@ -210,6 +210,16 @@ static enum dl_err fail(struct ctx *c, const struct dl_json *at, const char *pat
                           path[0] ? " " : "", path, what);
 }
 
+/* Field paths for messages ("files[2].partition_key"): cut, never overflowing, when deep. */
+static void pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
 /* A JSON string or member name for a message: quoted, control bytes as '?', cut at 60 bytes. */
 static const char *quoted(struct dl_cursor s, char buf[80])
 {
@@ -323,7 +333,7 @@ static enum dl_err collect(struct ctx *c, const struct dl_json *obj, const char 
 
 static void sub(char *out, size_t n, const char *path, struct dl_cursor member)
 {
-    snprintf(out, n, "%s%s%.*s", path, path[0] ? "." : "", (int)(member.len > 60 ? 60 : member.len),
+    pathf(out, n, "%s%s%.*s", path, path[0] ? "." : "", (int)(member.len > 60 ? 60 : member.len),
              (const char *)member.ptr);
 }
 
@@ -371,7 +381,7 @@ static enum dl_err set_type(struct ctx *c, struct key *k, char t, const struct d
     }
     k->type = t;
     k->type_at = at;
-    snprintf(k->type_from, sizeof k->type_from, "%s", path);
+    pathf(k->type_from, sizeof k->type_from, "%s", path);
     return DL_OK;
 }
 
@@ -381,7 +391,8 @@ static enum dl_err check_attr_name(struct ctx *c, const struct dl_json *at, cons
     if (name.len == 0)
         return fail(c, at, path, "the attribute name is empty");
     if (name.len > KEY_NAME_MAX)
-        return fail(c, at, path, "the attribute name is %zu bytes long (a key's name is at most %d)",
+        return fail(c, at, path,
+                    "the attribute name is %zu bytes long (a key's name is at most %d)",
                     name.len, KEY_NAME_MAX);
     if (memchr(name.ptr, 0, name.len))
         return fail(c, at, path, "the attribute name contains a NUL character");
@@ -441,7 +452,7 @@ static enum dl_err parse_key_schema(struct ctx *c, const struct dl_json *v, cons
     size_t i = 0;
     for (const struct dl_json *e = v->child; e; e = e->next, i++) {
         char p2[200], p3[240], b[80];
-        snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+        pathf(p2, sizeof p2, "%s[%zu]", path, i);
         if (e->type != DL_JSON_OBJECT)
             return fail(c, e, p2, "expected an object, found %s", dl_json_type_name(e->type));
         const struct dl_json *name = NULL, *kt = NULL;
@@ -458,7 +469,7 @@ static enum dl_err parse_key_schema(struct ctx *c, const struct dl_json *v, cons
             return fail(c, name ? name : e, p2, "no AttributeName string");
         if (!kt || kt->type != DL_JSON_STRING)
             return fail(c, kt ? kt : e, p2, "no KeyType string (HASH or RANGE)");
-        snprintf(p3, sizeof p3, "%s.AttributeName", p2);
+        pathf(p3, sizeof p3, "%s.AttributeName", p2);
         if ((rc = check_attr_name(c, name, p3, name->str)))
             return rc;
         struct key *k;
@@ -511,7 +522,7 @@ static enum dl_err apply_types(struct ctx *c, const struct dl_json *v, const cha
                     dl_json_type_name(v->type));
     size_t i = 0;
     for (const struct dl_json *e = v->child; e; e = e->next, i++) {
-        snprintf(p2, sizeof p2, "%s[%zu]", path, i);
+        pathf(p2, sizeof p2, "%s[%zu]", path, i);
         if (e->type != DL_JSON_OBJECT)
             return fail(c, e, p2, "expected an object, found %s", dl_json_type_name(e->type));
         const struct dl_json *f[NFIELDS];
@@ -527,7 +538,7 @@ static enum dl_err apply_types(struct ctx *c, const struct dl_json *v, const cha
         if (!k)
             continue;
         char t, p3[240];
-        snprintf(p3, sizeof p3, "%s.AttributeType", p2);
+        pathf(p3, sizeof p3, "%s.AttributeType", p2);
         if ((rc = parse_type(c, f[F_TYPE], p3, &t)) || (rc = set_type(c, k, t, f[F_TYPE], p3)))
             return rc;
     }
@@ -618,7 +629,7 @@ static enum dl_err add_entry(struct ctx *c, const struct dl_json *at, const char
     struct dl_manifest_entry *e = &m->ents[m->n];
     memset(e, 0, sizeof *e);
     char src[300];
-    snprintf(src, sizeof src, "%s%s%s", c->source, path[0] ? " " : "", path);
+    pathf(src, sizeof src, "%s%s%s", c->source, path[0] ? " " : "", path);
     e->file = file;
     e->table = arena_str(m->arena, table.ptr, table.len);
     e->pk.name = arena_str(m->arena, pk->name.ptr, pk->name.len);
@@ -671,10 +682,10 @@ static enum dl_err parse_entry(struct ctx *c, const struct dl_json *obj, const c
     struct dl_cursor file = { 0 };
     const struct dl_json *file_at = obj;
     char file_path[200];
-    snprintf(file_path, sizeof file_path, "%s", path);
+    pathf(file_path, sizeof file_path, "%s", path);
     if (f[F_FILE]) {
         sub(p2, sizeof p2, path, f[F_FILE]->key);
-        snprintf(file_path, sizeof file_path, "%s", p2);
+        pathf(file_path, sizeof file_path, "%s", p2);
         if (f[F_FILE]->type != DL_JSON_STRING)
             return fail(c, f[F_FILE], p2, "expected a path string, found %s",
                         dl_json_type_name(f[F_FILE]->type));
@@ -685,11 +696,13 @@ static enum dl_err parse_entry(struct ctx *c, const struct dl_json *obj, const c
         if (file.ptr[file.len - 1] == '/' || file.ptr[file.len - 1] == '\\')
             return fail(c, f[F_FILE], p2,
                         "%s is a folder; name a file, or a pattern such as \"%.*s*.csv\"",
-                        quoted(file, b), (int)(file.len > 60 ? 60 : file.len), (const char *)file.ptr);
+                        quoted(file, b), (int)(file.len > 60 ? 60 : file.len),
+                        (const char *)file.ptr);
     }
     if (data_file) {
         if (file.len) {
-            struct dl_cursor want = dl_cursor_str(data_file), wbase = dl_cursor_str(base_of(data_file));
+            struct dl_cursor want = dl_cursor_str(data_file);
+            struct dl_cursor wbase = dl_cursor_str(base_of(data_file));
             if (!dl_cursor_eq(file, want) && !dl_cursor_eq(file, wbase))
                 return fail(c, f[F_FILE], p2, "names %s, but this sidecar sits beside %s",
                             quoted(file, b), data_file);
@@ -842,7 +855,7 @@ enum dl_err dl_manifest_parse(struct dl_manifest *m, const char *name, const uin
             goto out;
         if (f[F_LIST]) {
             list = f[F_LIST];
-            snprintf(path, sizeof path, "%.*s", (int)(list->key.len > 60 ? 60 : list->key.len),
+            pathf(path, sizeof path, "%.*s", (int)(list->key.len > 60 ? 60 : list->key.len),
                      (const char *)list->key.ptr);
         } else if (f[F_FILE] || f[F_TABLE]) {
             rc = parse_entry(&c, root, "", NULL, NULL); /* one file, described at the top */
@@ -864,14 +877,14 @@ enum dl_err dl_manifest_parse(struct dl_manifest *m, const char *name, const uin
         size_t i = 0;
         for (const struct dl_json *e = list->child; e; e = e->next, i++) {
             char ep[220];
-            snprintf(ep, sizeof ep, "%s[%zu]", path, i);
+            pathf(ep, sizeof ep, "%s[%zu]", path, i);
             if ((rc = parse_entry(&c, e, ep, NULL, NULL)))
                 goto out;
         }
     } else if (list->type == DL_JSON_OBJECT && list != root) {
         for (const struct dl_json *e = list->child; e; e = e->next) {
             char ep[220], b[80];
-            snprintf(ep, sizeof ep, "%s[%s]", path, quoted(e->key, b));
+            pathf(ep, sizeof ep, "%s[%s]", path, quoted(e->key, b));
             if ((rc = parse_entry(&c, e, ep, NULL, e)))
                 goto out;
         }

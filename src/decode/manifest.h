@@ -33,8 +33,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define DL_MANIFEST_MAX_SIZE ((size_t)16 << 20) /* a manifest.json larger than this is refused */
-#define DL_MANIFEST_SIDECAR_MAX ((size_t)1 << 20) /* a .json larger than this is data, never a sidecar */
+/* a manifest.json larger than this is refused */
+#define DL_MANIFEST_MAX_SIZE ((size_t)16 << 20)
+/* a .json larger than this is data, never a sidecar */
+#define DL_MANIFEST_SIDECAR_MAX ((size_t)1 << 20)
 
 struct dl_manifest_key {
     const char *name; /* NUL-terminated UTF-8 attribute name, owned by the manifest; NULL if

@@ -404,8 +404,8 @@ out:
     return rc;
 }
 
-/* zstd entries (method 93, and 20 which early 7-Zip zstd builds wrote). libzip 1.7 cannot
- * decompress them, but it can hand us the raw compressed bytes (ZIP_FL_COMPRESSED): it finds
+/* zstd entries (method 93, and 20, which APPNOTE lists as zstd's deprecated id). libzip 1.7
+ * cannot decompress them, but it can hand us the raw compressed bytes (ZIP_FL_COMPRESSED): it finds
  * the local header from the central directory, ZIP64 extra fields included, and skips the
  * local name and extra field, whose lengths may differ from the central ones. We decompress
  * with libzstd under the same rule as read_libzip (never past the declared size, then a

@@ -22,7 +22,7 @@
 #define DL_ZIP_METHOD_STORE 0
 #define DL_ZIP_METHOD_DEFLATE 8
 #define DL_ZIP_METHOD_ZSTD 93
-#define DL_ZIP_METHOD_ZSTD_OLD 20 /* zstd under the id early 7-Zip zstd builds used; read as 93 */
+#define DL_ZIP_METHOD_ZSTD_OLD 20 /* APPNOTE's deprecated id for zstd; read like 93 */
 
 struct dl_zip;
 
@@ -75,8 +75,8 @@ enum dl_err dl_zip_entry(const struct dl_zip *z, size_t i, struct dl_zip_entry *
  * counted while inflating: an entry is never allowed to expand past its declared size. The
  * CRC-32 is checked for every method.
  * Errors (err gets a message naming the entry; out is left empty):
- *   DL_ERR_TOO_LARGE   a guard tripped ("zip bomb guard: entry 'x' expands 2,000× (limit 1000×)"),
- *                      or out's cap was reached
+ *   DL_ERR_TOO_LARGE   a guard tripped ("zip bomb guard: entry 'x' expands 2,000× (limit
+ *                      1000×)"), or out's cap was reached
  *   DL_ERR_UNSUPPORTED encrypted entry, or a method neither libzip nor libzstd decodes
  *                      ("uses compression method 98 (PPMd), which is not supported ...")
  *   DL_ERR_PARSE       corrupt data (deflate or zstd), truncated zstd frame, CRC mismatch, or

@@ -424,7 +424,8 @@ static void test_utf8_kernels(void)
                                 for (size_t tail = 0; tail < 3; tail++) {
                                     memset(buf + at + len, 'b', tail);
                                     size_t n = at + (size_t)len + tail;
-                                    if (k->utf8_valid(buf, n) != dl_utf8_valid(buf, n, NULL))
+                                    if (k->utf8_valid(buf, n, n) != dl_utf8_valid(buf, n, NULL) ||
+                                        k->utf8_valid(buf, n, sizeof buf) != dl_utf8_valid(buf, n, NULL))
                                         bad++;
                                 }
                             }
@@ -446,7 +447,8 @@ static void test_utf8_kernels(void)
                 memcpy(buf + n, a, l);
                 n += l;
             }
-            if (k->utf8_valid(buf, n) != dl_utf8_valid(buf, n, NULL)) {
+            if (k->utf8_valid(buf, n, n) != dl_utf8_valid(buf, n, NULL) ||
+                                        k->utf8_valid(buf, n, sizeof buf) != dl_utf8_valid(buf, n, NULL)) {
                 bad++;
                 show(buf, n);
                 break;

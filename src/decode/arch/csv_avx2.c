@@ -43,7 +43,7 @@ static inline __m256i table(const uint8_t t[16])
 }
 
 /* UTF-8 by table lookups (see csv_kernels.h), 32 bytes at a time. */
-static bool utf8_valid(const uint8_t *p, size_t n)
+static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
 {
     const __m256i t_prev_high = table(dl_u8_prev_high), t_prev_low = table(dl_u8_prev_low);
     const __m256i t_cur_high = table(dl_u8_cur_high);
@@ -58,7 +58,10 @@ static bool utf8_valid(const uint8_t *p, size_t n)
         bool last = i + 32 > n;
         if (!last) {
             in = _mm256_loadu_si256((const __m256i *)(p + i));
-        } else { /* zeros after the end: ASCII, which ends any open sequence as too short */
+        } else if (i + 32 <= readable) { /* zeros after the end: ASCII, which ends any open sequence */
+            in = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(p + i)),
+                                  _mm256_loadu_si256((const __m256i *)(dl_u8_keep + 32 - (n - i))));
+        } else {
             memset(tail, 0, sizeof tail);
             memcpy(tail, p + i, n - i);
             in = _mm256_loadu_si256((const __m256i *)tail);

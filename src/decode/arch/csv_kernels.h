@@ -51,8 +51,9 @@ typedef void (*dl_csv_classify_fn)(const uint8_t *p, size_t nblocks, int next,
                                    struct dl_csv_masks *out);
 
 /* True when p[0..n) is valid UTF-8 (the same verdict as dl_utf8_valid; no position: a
- * reader that needs one asks dl_utf8_valid). Reads only p[0..n). */
-typedef bool (*dl_csv_utf8_fn)(const uint8_t *p, size_t n);
+ * reader that needs one asks dl_utf8_valid). p[0..readable) may be read (readable >= n): the
+ * bytes past n are then loaded and masked off, not copied out. */
+typedef bool (*dl_csv_utf8_fn)(const uint8_t *p, size_t n, size_t readable);
 
 struct dl_csv_kernel {
     enum dl_simd_level level;
@@ -122,6 +123,9 @@ extern const struct dl_csv_kernel dl_csv_kernel_neon;
         DL_U8_TOO_LONG | DL_U8_OVERLONG_2 | DL_U8_TWO_CONTS | DL_U8_SURROGATE | DL_U8_TOO_LARGE, \
         DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT, DL_U8_TOO_SHORT
 
+/* 32 x FF then 32 x 00: loading 32 bytes at dl_u8_keep + 32 - k keeps the first k bytes */
+static const uint8_t dl_u8_keep[64] = { 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+                                        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255 };
 static const uint8_t dl_u8_prev_high[16] = { DL_U8_TABLE_PREV_HIGH };
 static const uint8_t dl_u8_prev_low[16] = { DL_U8_TABLE_PREV_LOW };
 static const uint8_t dl_u8_cur_high[16] = { DL_U8_TABLE_CUR_HIGH };

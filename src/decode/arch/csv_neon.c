@@ -46,7 +46,7 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
 }
 
 /* UTF-8 by table lookups (see csv_kernels.h), 16 bytes at a time (TBL for the lookups). */
-static bool utf8_valid(const uint8_t *p, size_t n)
+static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
 {
     const uint8x16_t t_prev_high = vld1q_u8(dl_u8_prev_high), t_prev_low = vld1q_u8(dl_u8_prev_low);
     const uint8x16_t t_cur_high = vld1q_u8(dl_u8_cur_high), incomplete = vld1q_u8(dl_u8_incomplete);
@@ -59,7 +59,9 @@ static bool utf8_valid(const uint8_t *p, size_t n)
         bool last = i + 16 > n;
         if (!last) {
             in = vld1q_u8(p + i);
-        } else { /* zeros after the end: ASCII, which ends any open sequence as too short */
+        } else if (i + 16 <= readable) { /* zeros after the end: ASCII, which ends any open sequence */
+            in = vandq_u8(vld1q_u8(p + i), vld1q_u8(dl_u8_keep + 32 - (n - i)));
+        } else {
             memset(tail, 0, sizeof tail);
             memcpy(tail, p + i, n - i);
             in = vld1q_u8(tail);

@@ -38,8 +38,9 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
     }
 }
 
-static bool utf8_valid(const uint8_t *p, size_t n)
+static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
 {
+    (void)readable;
     return dl_utf8_valid(p, n, NULL);
 }
 

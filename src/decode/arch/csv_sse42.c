@@ -40,7 +40,7 @@ static void classify(const uint8_t *p, size_t nblocks, int next, const struct dl
 }
 
 /* UTF-8 by table lookups (see csv_kernels.h), 16 bytes at a time. */
-static bool utf8_valid(const uint8_t *p, size_t n)
+static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
 {
     const __m128i t_prev_high = _mm_loadu_si128((const __m128i *)dl_u8_prev_high);
     const __m128i t_prev_low = _mm_loadu_si128((const __m128i *)dl_u8_prev_low);
@@ -55,7 +55,10 @@ static bool utf8_valid(const uint8_t *p, size_t n)
         bool last = i + 16 > n;
         if (!last) {
             in = _mm_loadu_si128((const __m128i *)(p + i));
-        } else { /* zeros after the end: ASCII, which ends any open sequence as too short */
+        } else if (i + 16 <= readable) { /* zeros after the end: ASCII, which ends any open sequence */
+            in = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + i)),
+                               _mm_loadu_si128((const __m128i *)(dl_u8_keep + 32 - (n - i))));
+        } else {
             memset(tail, 0, sizeof tail);
             memcpy(tail, p + i, n - i);
             in = _mm_loadu_si128((const __m128i *)tail);

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#define DL_JSON_CTZ_ANY(x) _tzcnt_u64(x) /* BMI1: 64 for 0 */
 #include "decode/arch/json_kernels.h"
 
 static inline uint64_t mask2(__m256i a, __m256i b)

@@ -120,17 +120,22 @@ static inline uint64_t dl_json_index_bits(uint64_t quote, uint64_t instr, uint64
 
 /* Append pos + (position of every set bit of bits) at out; returns the new end. Writes up to
  * 16 entries past the end when the block has few entries, so the buffer needs that slack. */
+#ifndef DL_JSON_CTZ_ANY
+/* ctz that may be given 0 (the result is then junk, never used): kernels with BMI1 define it as
+ * tzcnt, which is defined for 0 and saves an OR per entry */
+#define DL_JSON_CTZ_ANY(x) __builtin_ctzll((x) | (1ULL << 63))
+#endif
+
 static inline uint32_t *dl_json_flatten(uint32_t *out, uint32_t pos, uint64_t bits)
 {
     if (!bits)
         return out;
     int cnt = __builtin_popcountll(bits);
-    const uint64_t hi = 1ULL << 63; /* keeps ctz defined once bits runs out (the value is junk) */
     /* 16 unconditional stores: a typical block has 8..16 entries, and a branch on the count
      * would be mispredicted about half the time */
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) {
-        out[i] = pos + (uint32_t)__builtin_ctzll(bits | hi);
+        out[i] = pos + (uint32_t)DL_JSON_CTZ_ANY(bits);
         bits &= bits - 1;
     }
     for (int i = 16; i < cnt; i++) {
