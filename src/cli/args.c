@@ -63,6 +63,11 @@ static const char help_run[] =
     "                       DynamoDB's per-partition limit; 0 = off)\n"
     "  --connect-timeout S  seconds to connect (default 5)\n"
     "  --timeout S          seconds for one HTTP attempt (default 300)\n"
+    "resume:\n"
+    "  --journal PATH       the journal of acknowledged objects and records (default:\n"
+    "                       .ddbload/<hash of table, format and sources>.journal). Running the\n"
+    "                       same command again after a crash or a stop skips what is done\n"
+    "  --restart            ignore the journal and start over;  --no-journal  keep none\n"
     "progress and reports:\n"
     "  (on a terminal one live status line; otherwise a status line every 5 s, see README)\n"
     "  --quiet              only errors;  --verbose  also per-object messages\n"
@@ -249,6 +254,14 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->delete_after = true;
             continue;
         }
+        if (!strcmp(o, "--restart")) {
+            a->restart = true;
+            continue;
+        }
+        if (!strcmp(o, "--no-journal")) {
+            a->no_journal = true;
+            continue;
+        }
         if (!v) {
             snprintf(err, errlen, "option %s needs a value", o);
             return false;
@@ -299,6 +312,8 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->timeline = v;
         else if (!strcmp(o, "--report"))
             a->report = v;
+        else if (!strcmp(o, "--journal"))
+            a->journal = v;
         else if (!strcmp(o, "--memory"))
             ok = parse_size(v, &a->memory) && a->memory >= (64ull << 20);
         else if (!strcmp(o, "--log-format")) {

@@ -41,6 +41,9 @@ struct dl_args {
     bool delete_after;            /* --delete-after */
     const char *report;           /* --report FILE.json */
     unsigned long long memory;    /* --memory: budget in bytes (default 1 GiB) */
+    const char *journal;          /* --journal PATH (default .ddbload/<hash of the command>.journal) */
+    bool restart;                 /* --restart: ignore (and reset) the journal */
+    bool no_journal;              /* --no-journal */
     bool log_json;                /* --log-format json */
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */

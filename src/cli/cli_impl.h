@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "aws/config.h"
+#include "journal/journal.h"
 #include "cli/args.h"
 #include "decode/decode.h"
 #include "net/net.h"
@@ -22,6 +23,9 @@ struct obj {
     char *path;          /* local only */
     uint64_t size;
     char etag[128];          /* S3: the ETag the listing gave */
+    char version[160];       /* for the journal: the ETag, or "size:mtime" of a local file */
+    int jstate;              /* enum dl_journal_state */
+    struct dl_journal_ranges *done; /* PARTIAL: records acknowledged by an earlier run */
     struct dl_http_req *req; /* S3 download, from submit until decoded */
     struct dl_spill *spill;  /* its body: memory up to SPILL_MEM, else an unlinked temp file */
     int state;           /* 0 waiting, 1 downloading, 2 downloaded */
@@ -48,6 +52,12 @@ struct loader {
     uint64_t total_bytes;          /* listed sizes of all objects */
     size_t objs_done;
     const char *stopped_in;        /* the object being decoded when a stop was asked */
+    struct dl_journal *journal;    /* NULL with --no-journal (and for convert) */
+    size_t cur_obj;                /* the object being decoded */
+    uint64_t cur_seq;              /* records of it seen so far (its journal record numbers) */
+    uint64_t resumed_done, resumed_partial, skipped_records;
+    pthread_t flusher;
+    bool flusher_running, flusher_stop;
     double started;
     double last_t, last_wcu, last_ips, last_wps;   /* status line rates */
     uint64_t last_written;

@@ -67,6 +67,11 @@ static struct obj *obj_add(struct loader *L)
 /* Free an object's download (request and body). */
 static void obj_release(struct obj *o)
 {
+    if (o->done) {
+        dl_journal_ranges_free(o->done);
+        free(o->done);
+        o->done = NULL;
+    }
     dl_http_req_destroy(o->req);
     o->req = NULL;
     if (o->spill) {
@@ -140,6 +145,7 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
                 o->key_len = so->key_len;
                 o->size = so->size;
                 snprintf(o->etag, sizeof o->etag, "%s", so->etag);
+                snprintf(o->version, sizeof o->version, "etag:%s", so->etag);
                 L->total_bytes += so->size;
             }
             dl_s3_objects_free(&list);
@@ -156,6 +162,8 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
                     break;
                 }
                 o->size = list.items[k].size;
+                snprintf(o->version, sizeof o->version, "size:%llu mtime:%lld.%09d", (unsigned long long)o->size,
+                         (long long)list.items[k].mtime_sec, (int)list.items[k].mtime_nsec);
                 L->total_bytes += o->size;
             }
             dl_source_list_free(&list);
@@ -192,6 +200,8 @@ static void prefetch(struct loader *L, size_t cur)
     for (size_t i = cur; i < L->nobjs; i++) {
         struct obj *o = &L->objs[i];
         if (!o->bucket)
+            continue;
+        if (o->jstate == DL_JOURNAL_DONE)
             continue;
         uint64_t in_mem = o->size > SPILL_MEM(L) ? 0 : o->size;
         if (o->state == 1 || o->state == 2) {
@@ -240,15 +250,47 @@ static void log_reject(struct loader *L, const char *reason)
         dl_warn("more rejected records: see the dead-letter file");
 }
 
+/* Every record of an object (item or reject) gets the next journal record number; true if an
+ * earlier run already settled it (then it is neither sent nor dead-lettered again). */
+static bool already_done(struct loader *L, uint64_t *seq)
+{
+    *seq = ++L->cur_seq;
+    struct obj *o = L->nobjs ? &L->objs[L->cur_obj] : NULL;
+    if (o && o->done && dl_journal_ranges_has(o->done, *seq)) {
+        L->skipped_records++;
+        return true;
+    }
+    return false;
+}
+
+#define TAG(obj, seq) ((uint64_t)(obj) << 40 | (seq))
+
+static void journal_ack(struct loader *L, size_t obj, uint64_t seq)
+{
+    if (L->journal && obj < L->nobjs && seq)
+        dl_journal_ack(L->journal, L->objs[obj].name, L->objs[obj].version, seq, seq);
+}
+
+/* pump thread: a write is settled (written, superseded or dead-lettered) */
+static void on_resolved(void *ctx, uint64_t tag)
+{
+    journal_ack(ctx, (size_t)(tag >> 40), tag & ((1ull << 40) - 1));
+}
+
 static enum dl_err sink_reject(void *ctx, const struct dl_origin *o, const char *reason, struct dl_cursor raw)
 {
     struct loader *L = ctx;
+    uint64_t seq;
+    if (already_done(L, &seq))
+        return DL_OK;
     log_reject(L, reason);
     if (!L->dlq)
         return DL_OK;
     enum dl_err e = dl_deadletter_add(L->dlq, o, reason, dl_cursor_of(NULL, 0), raw);
     if (e)
         dl_error("%s", dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq) : "cannot write the dead-letter file");
+    else
+        journal_ack(L, L->cur_obj, seq); /* durably in the dead-letter file: settled */
     return e;
 }
 
@@ -271,7 +313,12 @@ static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct d
     struct loader *L = ctx;
     if (dl_stop_requested())
         return DL_ERR_CANCELLED;
-    return dl_pump_submit(L->pump, DL_WRITE_PUT, it, o);
+    uint64_t seq;
+    if (already_done(L, &seq))
+        return DL_OK;
+    struct dl_origin tagged = *o;
+    tagged.tag = TAG(L->cur_obj, seq);
+    return dl_pump_submit(L->pump, DL_WRITE_PUT, it, &tagged);
 }
 
 static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct dl_origin *o)
@@ -294,6 +341,10 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         struct obj *o = &L->objs[i];
         if (dl_stop_requested())
             break;
+        if (o->jstate == DL_JOURNAL_DONE)
+            continue; /* loaded by an earlier run: not even downloaded */
+        L->cur_obj = i;
+        L->cur_seq = 0;
         struct dl_cursor bytes;
         char err[1024];
         if (o->bucket) {
@@ -310,7 +361,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
             }
             if (e) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
                 char msg[1200];
                 snprintf(msg, sizeof msg, "object could not be downloaded: %s", err);
                 dl_error("%s", msg);
@@ -327,7 +378,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
                         o->req->resumes, o->req->resumes == 1 ? "" : "s");
             if (dl_spill_view(o->spill, &bytes)) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
                 snprintf(err, sizeof err, "%s: %s", o->name, o->spill->err);
                 dl_error("%s", err);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
@@ -340,7 +391,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
             enum dl_err e = dl_spill_map_file(&local, o->path, &bytes);
             if (e) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
                 snprintf(err, sizeof err, "%s: cannot read the file: %s", o->name, local.err);
                 dl_error("%s", err);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
@@ -353,6 +404,8 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         if (L->a->verbose)
             dl_info("decoding %s (%zu bytes)", o->name, bytes.len);
         enum dl_err e = dl_decode_object(dec, o->name, bytes, sink, &L->st);
+        if (!e && L->journal)
+            dl_journal_object_complete(L->journal, o->name, o->version, L->cur_seq);
         if (e == DL_ERR_CANCELLED && dl_stop_requested()) {
             L->stopped_in = o->name;
         } else if (e) {
@@ -384,10 +437,93 @@ void dl_cli_loader_init(struct loader *L, const struct dl_args *a)
     pthread_cond_init(&L->cv, NULL);
 }
 
+static void *flusher_main(void *arg)
+{
+    struct loader *L = arg;
+    pthread_mutex_lock(&L->mu);
+    while (!L->flusher_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&L->cv, &L->mu, &ts);
+        pthread_mutex_unlock(&L->mu);
+        dl_journal_flush(L->journal);
+        pthread_mutex_lock(&L->mu);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+/* Open the journal and read every object's state (before any download). */
+static bool journal_start(struct loader *L, char *err, size_t errlen)
+{
+    const struct dl_args *a = L->a;
+    if (a->no_journal)
+        return true;
+    struct dl_buf id, path;
+    dl_buf_init(&id, 0);
+    dl_buf_init(&path, 0);
+    dl_buf_printf(&id, "ddbload run\ntable=%s\nformat=%s\ndelimiter=%d\n", a->table, dl_format_name(a->format),
+                  a->delimiter);
+    for (int i = 0; i < a->nsources; i++)
+        dl_buf_printf(&id, "source=%s\n", a->sources[i]);
+    bool ok = true;
+    if (a->journal)
+        dl_buf_append_str(&path, a->journal);
+    else if (dl_journal_path_for(DL_JOURNAL_DEFAULT_DIR, (const char *)id.data, &path))
+        ok = false;
+    if (ok && dl_journal_open((const char *)path.data, (const char *)id.data, a->restart, &L->journal, err, errlen))
+        ok = false;
+    for (size_t i = 0; ok && i < L->nobjs; i++) {
+        struct obj *o = &L->objs[i];
+        o->jstate = dl_journal_object_state(L->journal, o->name, o->version);
+        if (o->jstate == DL_JOURNAL_DONE) {
+            L->resumed_done++;
+        } else if (o->jstate == DL_JOURNAL_PARTIAL) {
+            L->resumed_partial++;
+            o->done = calloc(1, sizeof *o->done);
+            if (!o->done || dl_journal_acked_ranges(L->journal, o->name, o->version, o->done)) {
+                free(o->done);
+                o->done = NULL;
+            }
+        } else if (o->jstate == DL_JOURNAL_CHANGED) {
+            dl_info("%s changed since the journal saw it: loading it again in full", o->name);
+        }
+    }
+    if (ok && (L->resumed_done || L->resumed_partial))
+        dl_info("resuming from %s: %llu object%s already loaded, %llu partly", (const char *)path.data,
+                (unsigned long long)L->resumed_done, L->resumed_done == 1 ? "" : "s",
+                (unsigned long long)L->resumed_partial);
+    if (ok && !(L->flusher_running = pthread_create(&L->flusher, NULL, flusher_main, L) == 0))
+        ok = false;
+    dl_buf_free(&id);
+    dl_buf_free(&path);
+    return ok;
+}
+
+static void journal_stop(struct loader *L)
+{
+    if (L->flusher_running) {
+        pthread_mutex_lock(&L->mu);
+        L->flusher_stop = true;
+        pthread_cond_broadcast(&L->cv);
+        pthread_mutex_unlock(&L->mu);
+        pthread_join(L->flusher, NULL);
+        L->flusher_running = false;
+    }
+    if (L->journal) {
+        char err[256];
+        if (dl_journal_close(L->journal) && dl_journal_error(L->journal, err, sizeof err))
+            dl_error("journal: %s", err);
+        L->journal = NULL;
+    }
+}
+
 void dl_cli_loader_free(struct loader *L)
 {
     if (L->pump)
         dl_pump_destroy(L->pump);
+    journal_stop(L); /* after the pump: it acknowledges into the journal */
     dl_net_destroy(L->net);
     objs_free(L);
     dl_table_info_free(&L->table);
@@ -557,10 +693,16 @@ int dl_cmd_run(const struct dl_args *a)
         dl_error("nothing to load: no objects under %s%s", a->sources[0], a->nsources > 1 ? " (or the other sources)" : "");
         goto out;
     }
+    if (!journal_start(&L, err, sizeof err)) {
+        dl_error("journal: %s", err);
+        goto out;
+    }
     dlpath = a->dead_letter ? strdup(a->dead_letter) : dl_cli_default_dead_letter();
     L.dlq = dlpath ? dl_deadletter_new(dlpath) : NULL;
     struct dl_pump_opts po;
     dl_cli_pump_opts(a, &L.table, &po);
+    po.on_resolved = L.journal ? on_resolved : NULL;
+    po.resolved_ctx = &L;
     if (!a->quiet)
         dl_cli_log_rate(&L.table, &po);
     L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
@@ -582,6 +724,7 @@ int dl_cmd_run(const struct dl_args *a)
     /* on a stop, queued writes are abandoned and requests in flight finish */
     enum dl_err pe = dl_pump_finish_or_stop(L.pump, dl_stop_requested);
     dl_progress_stop();
+    journal_stop(&L); /* flushed: everything acknowledged so far is on disk */
     if (pe && dl_pump_error(L.pump)) {
         dl_error("%s", dl_pump_error(L.pump));
         ok = false;
@@ -799,7 +942,7 @@ int dl_cmd_replay(const struct dl_args *a)
         dl_arena_reset(arena);
         struct dl_json *doc;
         struct dl_pos_err pe;
-        struct dl_origin org = { path, NULL, 0, lines, 0 };
+        struct dl_origin org = { path, NULL, 0, lines, 0, 0 };
         char source[1024], entry[1024], reason[1024], why[2400];
         if (dl_json_parse_doc(arena, line.ptr, line.len, &doc, &pe) || doc->type != DL_JSON_OBJECT) {
             snprintf(why, sizeof why, "%s line %" PRIu64 ": not a dead-letter record: %s", path, lines,

@@ -101,7 +101,7 @@ static enum dl_err reject(const struct dl_decode_sink *sink, struct dl_decode_st
     if (k >= 0 && (size_t)k < sizeof msg)
         vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
-    struct dl_origin o = { pl->source, pl->entry, record, line, col };
+    struct dl_origin o = { pl->source, pl->entry, record, line, col, 0 };
     st->records++;
     st->rejected++;
     return sink->reject(sink->ctx, &o, msg, raw);
@@ -121,7 +121,7 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
     if (k >= 0 && (size_t)k < sizeof msg)
         vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
-    struct dl_origin o = { pl->source, pl->entry, 0, 0, 0 };
+    struct dl_origin o = { pl->source, pl->entry, 0, 0, 0, 0 };
     st->skipped++;
     return sink->skip(sink->ctx, &o, msg);
 }
@@ -129,7 +129,7 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
 static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
                         const struct place *pl, uint64_t record, uint64_t line)
 {
-    struct dl_origin o = { pl->source, pl->entry, record, line, 0 };
+    struct dl_origin o = { pl->source, pl->entry, record, line, 0, 0 };
     st->records++;
     st->items++;
     return sink->item(sink->ctx, &d->item, &o);

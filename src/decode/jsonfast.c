@@ -30,6 +30,11 @@
 #define WIN_MAX ((size_t)8 << 20)      /* a record longer than this goes to the scalar path */
 #define NAMES_MAX ((size_t)1 << 20)    /* member names tracked per record (duplicates) */
 #define EXP_CLAMP 1000000000000000LL   /* as in number.c */
+/* Output bytes per input byte, at most: a lone digit becomes {"N":"1"} (9 bytes); everything
+ * else expands less (a string by 8 bytes around its own, a bracket to {"L":[ or ]}, ...). */
+#define OUT_PER_BYTE 9
+/* Largest reservation made so that the walk can skip its per-write room checks. */
+#define OUT_UNCHECKED_MAX ((size_t)4 << 20)
 
 struct name {
     const uint8_t *p;
@@ -89,6 +94,7 @@ struct dl_jsonfast {
     size_t wsize;   /* size of the next window */
     size_t wnormal; /* steady-state window size */
     size_t wmin;    /* window size after a syntax error */
+    size_t unchecked_max; /* largest output reservation that lets stage 2 skip room checks */
 
     /* ---- stage 2 scratch ---- */
     struct name *names;
@@ -135,6 +141,7 @@ enum dl_err dl_jsonfast_new(const uint8_t *p, size_t len, enum dl_jsonrec_mode m
     r->kern = dl_json_kernel_for(dl_cpu_level());
     r->wsize = r->wnormal = WIN_NORMAL;
     r->wmin = WIN_MIN;
+    r->unchecked_max = OUT_UNCHECKED_MAX;
     r->poison = SIZE_MAX;
     dl_buf_init(&r->kwpre[0], 0);
     dl_buf_init(&r->kwpre[1], 0);
@@ -190,6 +197,7 @@ void dl_jsonfast_tune(struct dl_jsonfast *r, size_t window)
     window &= ~(size_t)63;
     r->wsize = r->wnormal = window < 64 ? 64 : window;
     r->wmin = r->wnormal < WIN_MIN ? r->wnormal : WIN_MIN;
+    r->unchecked_max = window < 4096 ? 0 : OUT_UNCHECKED_MAX;
 }
 
 int dl_jsonfast_use_level(struct dl_jsonfast *r, enum dl_simd_level level)
@@ -1316,11 +1324,6 @@ bail:
 #undef ATOM_BOUND
 }
 
-/* Output bytes per input byte, at most: a lone digit becomes {"N":"1"} (9 bytes); everything
- * else expands less (a string by 8 bytes around its own, a bracket to {"L":[ or ]}, ...). */
-#define OUT_PER_BYTE 9
-/* Largest reservation made so that the walk can skip its per-write room checks. */
-#define OUT_UNCHECKED_MAX ((size_t)4 << 20)
 
 static __attribute__((noinline)) enum walk_rc walk_plain(struct dl_jsonfast *r, size_t s, struct dl_item *it,
                                                           size_t *endp)
@@ -1352,7 +1355,7 @@ static enum walk_rc walk_any(struct dl_jsonfast *r, size_t s, struct dl_item *it
 {
     size_t bound = OUT_PER_BYTE * (r->we - s) + 128;
     bool ddb = r->kind == DL_JSONFAST_DDB;
-    if (bound <= OUT_UNCHECKED_MAX && dl_buf_reserve(&it->wire, bound) == DL_OK)
+    if (bound <= r->unchecked_max && dl_buf_reserve(&it->wire, bound) == DL_OK)
         return ddb ? walk_ddb_u(r, s, it, endp) : walk_plain_u(r, s, it, endp);
     return ddb ? walk_ddb(r, s, it, endp) : walk_plain(r, s, it, endp);
 }

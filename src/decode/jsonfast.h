@@ -65,7 +65,9 @@ struct dl_jsonfast_stats {
 void dl_jsonfast_stats(const struct dl_jsonfast *r, struct dl_jsonfast_stats *out);
 
 /* For tests: index windows of about this many bytes (rounded down to 64, at least 64) instead
- * of the default, so window boundaries fall inside small inputs. */
+ * of the default, so window boundaries fall inside small inputs. Windows under 4 KiB also make
+ * stage 2 check for room before every write (normally it reserves the worst case once), so
+ * both output code paths are exercised. */
 void dl_jsonfast_tune(struct dl_jsonfast *r, size_t window);
 
 /* For tests and benchmarks: use the stage 1 kernel for level instead of dl_cpu_level()'s

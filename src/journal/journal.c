@@ -89,6 +89,7 @@ struct dl_journal {
 
     pthread_mutex_t fmu; /* the file: fd, file_bytes, need_rewrite, wbuf */
     uint64_t file_bytes;
+    uint64_t compacted_bytes; /* size of the file right after the last rewrite */
     bool need_rewrite;
     size_t compact_min;
     unsigned compact_ratio;
@@ -817,8 +818,11 @@ static enum dl_err serialize_full(struct dl_journal *j, struct dl_buf *b)
 static uint64_t live_estimate(struct dl_journal *j)
 {
     uint64_t n = j->header_len + j->n_done * DONE_LINE_EST;
-    for (struct part *p = j->parts; p; p = p->next)
-        n += strlen(p->src) + strlen(p->ver) + 64 + p->acked.n * 24 + (p->acked.n / ACK_CHUNK) * 64;
+    for (struct part *p = j->parts; p; p = p->next) {
+        uint64_t names = strlen(p->src) + strlen(p->ver) + 48;
+        n += (p->acked.n + ACK_CHUNK - 1) / ACK_CHUNK * names + p->acked.n * 20;
+        n += p->has_total || !p->acked.n ? names + 16 : 0;
+    }
     for (size_t i = 0; i < j->meta_cap; i++)
         for (struct meta *m = j->meta_tab[i]; m; m = m->next)
             if (m->v)
@@ -883,7 +887,7 @@ static enum dl_err compact_locked(struct dl_journal *j)
     if (j->fd >= 0)
         close(j->fd);
     j->fd = fd;
-    j->file_bytes = b.len;
+    j->file_bytes = j->compacted_bytes = b.len;
     j->need_rewrite = false;
     pthread_mutex_lock(&j->mu);
     j->st.compactions++;
@@ -1312,7 +1316,7 @@ enum dl_err dl_journal_open(const char *path, const char *identity, bool restart
         if ((e = replace_file(j, &hb, &j->fd, err, errlen)))
             goto out;
         j->header_len = hb.len;
-        j->file_bytes = hb.len;
+        j->file_bytes = j->compacted_bytes = hb.len;
     }
     j->st.file_bytes = j->file_bytes;
     *out = j;
@@ -1563,7 +1567,10 @@ enum dl_err dl_journal_flush(struct dl_journal *j)
     pthread_mutex_lock(&j->mu);
     j->st.flushes++;
     j->st.file_bytes = j->file_bytes;
-    bool compact = j->file_bytes > j->compact_min && j->file_bytes > j->compact_ratio * live_estimate(j);
+    /* Past ratio x the live state, and at least as many bytes appended since the last rewrite as
+     * it wrote (so rewriting costs O(1) per appended byte even if the estimate is off). */
+    bool compact = j->file_bytes > j->compact_min && j->file_bytes > j->compact_ratio * live_estimate(j) &&
+                   j->file_bytes >= 2 * j->compacted_bytes;
     pthread_mutex_unlock(&j->mu);
     if (compact)
         e = compact_locked(j);

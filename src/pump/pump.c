@@ -25,7 +25,7 @@ struct pitem {
     uint32_t wcu;
     const char *source;     /* interned, owned by the pump */
     const char *entry;
-    uint64_t record, line;
+    uint64_t record, line, tag;
     size_t key_len, req_len, bytes;
     uint8_t *key;
     uint8_t *req;
@@ -331,6 +331,12 @@ static struct kentry *heap_pop(struct dl_pump *p)
     return top;
 }
 
+static void resolved(struct dl_pump *p, const struct pitem *it)
+{
+    if (p->o.on_resolved)
+        p->o.on_resolved(p->o.resolved_ctx, it->tag);
+}
+
 static void item_free(struct dl_pump *p, struct pitem *it)
 {
     if (!it)
@@ -354,7 +360,7 @@ static void entry_remove(struct dl_pump *p, struct kentry *e)
 
 static void deadletter(struct dl_pump *p, struct pitem *it, const char *reason)
 {
-    struct dl_origin o = { it->source, it->entry, it->record, it->line, 0 };
+    struct dl_origin o = { it->source, it->entry, it->record, it->line, 0, 0 };
     if (dl_deadletter_add(p->dlq, &o, reason, dl_cursor_of(it->req, it->req_len), dl_cursor_of(NULL, 0)) &&
         !p->fatal[0])
         copy_trunc(p->fatal, sizeof p->fatal,
@@ -378,9 +384,11 @@ static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome o
     switch (oc) {
     case WRITTEN:
         p->st.written++;
+        resolved(p, e->cur);
         break;
     case DEAD:
         deadletter(p, e->cur, reason);
+        resolved(p, e->cur);
         break;
     case ABANDONED:
         p->abandoned++;
@@ -388,6 +396,7 @@ static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome o
     case UNPROCESSED:
         if (e->pending) {
             p->st.superseded++; /* a later write for this key replaces the one that failed */
+            resolved(p, e->cur);
             break;
         }
         e->attempts++;
@@ -398,6 +407,7 @@ static void entry_after_send(struct dl_pump *p, struct kentry *e, enum outcome o
             snprintf(why, sizeof why, "not written after %d attempts (last: %s)", e->attempts,
                      e->last_reason[0] ? e->last_reason : "unprocessed");
             deadletter(p, e->cur, why);
+            resolved(p, e->cur);
             break;
         }
         {
@@ -460,10 +470,12 @@ static void take_input(struct dl_pump *p)
             struct pitem *old = e->cur;
             e->cur = it;
             e->attempts = 0;
+            resolved(p, old);
             item_free(p, old);
             p->st.superseded++;
         } else {
             if (e->pending) {
+                resolved(p, e->pending);
                 item_free(p, e->pending);
                 p->st.superseded++;
             }
@@ -943,6 +955,7 @@ enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const str
     pi->wcu = (uint32_t)dl_item_wcu(kind == DL_WRITE_PUT ? it->size : 1);
     pi->record = origin ? origin->record : 0;
     pi->line = origin ? origin->line : 0;
+    pi->tag = origin ? origin->tag : 0;
     pi->key_len = it->key.len;
     pi->key = pi->data;
     memcpy(pi->key, it->key.data, it->key.len);

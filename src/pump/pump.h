@@ -27,6 +27,11 @@ struct dl_pump_opts {
     double start_wcu;          /* first rate (0 = max_wcu); on-demand tables start below their max */
     double hot_key_wcu;        /* pace writes sharing one partition key to this many WCU/s
                                   (DynamoDB's per-partition limit: default 1000; 0 = off) */
+    /* Optional: called on the pump thread when a submitted write is settled for good: written,
+     * superseded by a later write of the same key (which will be sent after it), or
+     * dead-lettered (durably). Never for writes abandoned by a stop. tag = origin->tag. */
+    void (*on_resolved)(void *ctx, uint64_t tag);
+    void *resolved_ctx;
 };
 void dl_pump_opts_default(struct dl_pump_opts *o);
 

@@ -777,8 +777,6 @@ static void test_many_objects(void)
     fprintf(stderr,
             "  100k objects: record %.2fs; file %lld bytes, load %.3fs; compacted %lld bytes, load %.3fs\n",
             t1 - t0, (long long)size1, t3 - t2, (long long)size2, t5 - t4);
-    CHECK(t3 - t2 < 5.0); /* generous: a sanity bound, not a benchmark */
-    CHECK(t5 - t4 < 5.0);
 }
 
 /* ------------------------------------------------------------------ kill -9 at random moments */
@@ -1032,17 +1030,22 @@ static bool model_equal_journal(struct dl_journal *j, const struct model *m)
 /* What the child tells the parent after each completed flush (smaller than PIPE_BUF: atomic). */
 struct report {
     int32_t step;  /* the flush after this step returned DL_OK; REPORT_FAIL / REPORT_FINISHED */
-    uint32_t pad;
+    uint32_t compactions; /* so far, as the journal's stats say */
     uint64_t ino;  /* the journal file then (compaction replaces it) */
     uint64_t size;
 };
 #define REPORT_FAIL (-2)
 #define REPORT_FINISHED (-3)
 
-static void report(int wfd, const char *path, int32_t step)
+static void report(int wfd, struct dl_journal *j, const char *path, int32_t step)
 {
     struct report r = { .step = step };
     struct stat sb;
+    if (j) {
+        struct dl_journal_stats st;
+        dl_journal_stats_get(j, &st);
+        r.compactions = (uint32_t)st.compactions;
+    }
     if (step >= 0 && stat(path, &sb) == 0) {
         r.ino = (uint64_t)sb.st_ino;
         r.size = (uint64_t)sb.st_size;
@@ -1058,7 +1061,7 @@ static void crash_child(const char *path, uint64_t seed, int wfd)
     struct dl_journal *j = NULL;
     char err[256], src[64], ver[64];
     if (dl_journal_open(path, "crash-test", false, &j, err, sizeof err) != DL_OK)
-        report(wfd, path, REPORT_FAIL);
+        report(wfd, NULL, path, REPORT_FAIL);
     dl_journal_set_compaction(j, 2048, 2); /* compact often, so kills land inside compactions too */
     struct gen g;
     gen_init(&g, seed);
@@ -1080,13 +1083,13 @@ static void crash_child(const char *path, uint64_t seed, int wfd)
                     e = dl_journal_object_complete(j, src, ver, ev[i].a);
             }
             if (e)
-                report(wfd, path, REPORT_FAIL);
+                report(wfd, j, path, REPORT_FAIL);
         }
         if (dl_journal_flush(j) != DL_OK)
-            report(wfd, path, REPORT_FAIL);
-        report(wfd, path, s);
+            report(wfd, j, path, REPORT_FAIL);
+        report(wfd, j, path, s);
         if (!any) { /* every object finished: say so, and wait to be killed */
-            report(wfd, path, REPORT_FINISHED);
+            report(wfd, j, path, REPORT_FINISHED);
             for (;;)
                 pause();
         }
@@ -1099,6 +1102,7 @@ static void test_kill9_loop(void)
     const int iterations = 60;
     uint64_t rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
     int failures = 0, at_hi = 0, at_lo = 0, between = 0, torn = 0, none = 0, max_step = 0, cuts = 0;
+    uint64_t compactions = 0;
     double t0 = now_s();
     fprintf(stderr, "  kill -9 loop: seed base %llu\n", (unsigned long long)rng);
     for (int it = 0; it < iterations && failures < 3; it++) {
@@ -1144,6 +1148,7 @@ static void test_kill9_loop(void)
         }
         close(pfd[0]);
         last = lastr.step;
+        compactions += lastr.compactions;
         CHECK(!child_failed);
         CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
         if (last > max_step)
@@ -1218,8 +1223,9 @@ static void test_kill9_loop(void)
     fprintf(stderr,
             "  kill -9 loop: %d iterations in %.1fs; state = last reported flush %d, one unreported "
             "flush later %d, in between %d; simulated power cuts %d; torn tails cut at open %d; "
-            "killed before any flush %d; furthest step %d\n",
-            iterations, now_s() - t0, at_lo, at_hi, between, cuts, torn, none, max_step);
+            "killed before any flush %d; furthest step %d; compactions in the children %llu\n",
+            iterations, now_s() - t0, at_lo, at_hi, between, cuts, torn, none, max_step,
+            (unsigned long long)compactions);
     CHECK_INT(failures, 0);
 }
 

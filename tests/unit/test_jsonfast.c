@@ -655,6 +655,33 @@ static void test_ndjson_bad_lines(void)
         CHECK_SAME(more[i], strlen(more[i]));
 }
 
+/* Records whose DynamoDB JSON is as long as it gets per input byte (stage 2 reserves
+ * 9 output bytes per input byte up front and then writes unchecked; ASan builds catch an
+ * overrun), each the last thing in the input so the reservation is as tight as it gets. */
+static void test_output_bound(void)
+{
+    static const char *const unit[] = { "1", "[]", "{}", "true", "null", "0", "[1]", "\"\"", "{\"a\":1}" };
+    struct sb b = { 0 };
+    for (size_t u = 0; u < sizeof unit / sizeof unit[0]; u++) {
+        for (int n = 1; n <= 4000; n *= 4) {
+            b.len = 0;
+            sb_s(&b, "{\"a\":[");
+            for (int i = 0; i < n; i++) {
+                if (i)
+                    sb_s(&b, ",");
+                sb_s(&b, unit[u]);
+            }
+            sb_s(&b, "]}");
+            struct one o;
+            run_one(b.p, DL_JSONREC_AUTO, DL_JSONFAST_PLAIN, NULL, &o);
+            CHECK_INT(o.st[0], DL_JSONREC_ITEM);
+            CHECK_INT(o.stats.fast, 1);
+            CHECK_SAME(b.p, b.len);
+        }
+    }
+    free(b.p);
+}
+
 /* Windows: long records, a record longer than the window, many records per window. */
 static void test_windows(void)
 {
@@ -1092,6 +1119,7 @@ int main(void)
     TIMED(test_size_limit);
     TIMED(test_deep_nesting);
     TIMED(test_ndjson_bad_lines);
+    TIMED(test_output_bound);
     TIMED(test_windows);
     TIMED(test_fast_path_used);
     TIMED(test_block_boundaries);
