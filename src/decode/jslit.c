@@ -243,7 +243,7 @@ static bool word_is(const struct dl_jslit *r, size_t s, size_t e, const char *w)
 }
 
 /* Bytes s..e quoted for a message, cut at SNIPPET_MAX on a character boundary. */
-static void snippet(const struct dl_jslit *r, size_t s, size_t e, char *buf, size_t n)
+static void snippet_x(const struct dl_jslit *r, size_t s, size_t e, const char *suffix, char *buf, size_t n)
 {
     bool cut = false;
     if (e - s > SNIPPET_MAX) {
@@ -252,7 +252,12 @@ static void snippet(const struct dl_jslit *r, size_t s, size_t e, char *buf, siz
             e--;
         cut = true;
     }
-    snprintf(buf, n, "'%.*s%s'", (int)(e - s), (const char *)r->p + s, cut ? "..." : "");
+    snprintf(buf, n, "'%.*s%s%s'", (int)(e - s), (const char *)r->p + s, cut ? "..." : "", suffix);
+}
+
+static void snippet(const struct dl_jslit *r, size_t s, size_t e, char *buf, size_t n)
+{
+    snippet_x(r, s, e, "", buf, n);
 }
 
 /* What is at i, for "found ..." in messages: a word, a character, a byte or the end. */
@@ -266,6 +271,8 @@ static void describe(const struct dl_jslit *r, size_t i, char *buf, size_t n)
     size_t e = ident_end(r, i);
     if (e > i)
         snippet(r, i, e, buf, n);
+    else if (c == '"' || c == '\'' || c == '`')
+        snprintf(buf, n, "a string");
     else if (c > 0x20 && c < 0x7F)
         snprintf(buf, n, "'%c'", c);
     else if (c >= 0x80 && u8len(r->p, r->len, i))
@@ -852,16 +859,19 @@ static enum dl_err fail_word(struct vp *v, size_t s, size_t e)
         k = t;
         break;
     }
-    snippet(r, s, ne, sn, sizeof sn);
     if (k < r->len && r->p[k] == '(') {
-        snprintf(sn, sizeof sn, "'%.*s('", (int)(ne - s > SNIPPET_MAX ? SNIPPET_MAX : ne - s),
-                 (const char *)r->p + s);
+        snippet_x(r, s, ne, "(", sn, sizeof sn);
         return FAIL(v, s, "function calls are not allowed in item files (found %s)", sn);
     }
-    if (k + 1 < r->len && r->p[k] == '=' && r->p[k + 1] == '>')
-        return FAIL(v, s, "arrow functions are not allowed in item files (found %s =>)", sn);
-    if (k < r->len && r->p[k] == '`')
-        return FAIL(v, s, "tagged templates are not allowed in item files (found %s`)", sn);
+    if (k + 1 < r->len && r->p[k] == '=' && r->p[k + 1] == '>') {
+        snippet_x(r, s, ne, " =>", sn, sizeof sn);
+        return FAIL(v, s, "arrow functions are not allowed in item files (found %s)", sn);
+    }
+    if (k < r->len && r->p[k] == '`') {
+        snippet_x(r, s, ne, "`", sn, sizeof sn);
+        return FAIL(v, s, "tagged templates are not allowed in item files (found %s)", sn);
+    }
+    snippet(r, s, ne, sn, sizeof sn);
     return FAIL(v, s, "identifiers are not allowed as values in item files (found %s); "
                       "quote it to make it a string", sn);
 }
@@ -1013,18 +1023,24 @@ static enum dl_err parse_key(struct vp *v, size_t *pi, struct dl_cursor *key)
         return DL_OK;
     }
     snippet(r, i, e, sn, sizeof sn);
+    int nl = (int)(e - i > SNIPPET_MAX ? SNIPPET_MAX : e - i);
     if (ident && k < len && (p[k] == ',' || p[k] == '}'))
         return FAIL(v, i, "shorthand properties are not allowed in item files (found %s without "
-                          "':'); write %s: value", sn, sn);
-    if (k < len && p[k] == '(')
-        return FAIL(v, i, "methods are not allowed in item files (found '%.*s(')",
-                    (int)(e - i > SNIPPET_MAX ? SNIPPET_MAX : e - i), (const char *)p + i);
+                          "':'); write %.*s: value", sn, nl, (const char *)p + i);
+    if (k < len && p[k] == '(') {
+        snippet_x(r, i, e, "(", sn, sizeof sn);
+        return FAIL(v, i, "methods are not allowed in item files (found %s)", sn);
+    }
     if (ident && (word_is(r, i, e, "get") || word_is(r, i, e, "set") || word_is(r, i, e, "async")) &&
         k < len && (ident_end(r, k) > k || p[k] == '"' || p[k] == '\'' || p[k] == '[' ||
-                    p[k] == '*' || is_digit(p[k])))
+                    p[k] == '*' || is_digit(p[k]))) {
+        size_t ke = ident_end(r, k);
+        snippet(r, i, ke > k ? ke : k + 1, sn, sizeof sn);
         return FAIL(v, i, "getters, setters and methods are not allowed in item files (found %s)", sn);
+    }
     if (k < len && p[k] == '=')
-        return FAIL(v, k, "'=' is not allowed in an object literal; write %s: value", sn);
+        return FAIL(v, k, "'=' is not allowed in an object literal; write %.*s: value", nl,
+                    (const char *)p + i);
     return fail_unexpected(v, k, "expected ':' after property name");
 }
 
@@ -1391,6 +1407,7 @@ static enum dl_err read_head(struct dl_jslit *r, struct dl_pos_err *err, size_t 
     size_t i = r->pos, s, e;
     const uint8_t *p = r->p;
     size_t len = r->len;
+    bool dflt = false;
 
     if (i + 1 < len && p[i] == '#' && p[i + 1] == '!') {
         while (i < len && !lt_len(p, len, i))
@@ -1425,7 +1442,7 @@ static enum dl_err read_head(struct dl_jslit *r, struct dl_pos_err *err, size_t 
         } else {
             bool exp = take_word(r, &i, "export");
             if (exp && take_word(r, &i, "default")) {
-                /* export default <source> */
+                dflt = true;
             } else if (take_word(r, &i, "const") || take_word(r, &i, "let") || take_word(r, &i, "var")) {
                 if (!take_ident(r, &i, &s, &e))
                     return fail_shape(r, err, at_next(r, i), "expected a variable name");
@@ -1437,7 +1454,7 @@ static enum dl_err read_head(struct dl_jslit *r, struct dl_pos_err *err, size_t 
                                       : "not a JavaScript item file");
             }
         }
-        if (!take_char(r, &i, '='))
+        if (!dflt && !take_char(r, &i, '='))
             return fail_shape(r, err, at_next(r, i), "expected '='");
         if (take_char(r, &i, '{')) {
             if (!take_key(r, &i) || !take_char(r, &i, ':'))
@@ -1447,7 +1464,9 @@ static enum dl_err read_head(struct dl_jslit *r, struct dl_pos_err *err, size_t 
         if (!skip(r, &i))
             return fail(r, err, DL_ERR_PARSE, i, "unterminated /* comment");
         if (i >= len || p[i] != '[')
-            return fail_shape(r, err, i, "the exported value must be an array literal of items");
+            return fail_shape(r, err, i, r->wrapped ? "the object around the items must hold an array "
+                                                      "literal of items"
+                                                    : "the exported value must be an array literal of items");
     }
     r->pos = i + 1;
     return DL_OK;

@@ -95,6 +95,7 @@ struct dl_jsonfast {
     size_t wnormal; /* steady-state window size */
     size_t wmin;    /* window size after a syntax error */
     size_t unchecked_max; /* largest output reservation that lets stage 2 skip room checks */
+    size_t out_bound;     /* the reservation for the record being walked unchecked */
 
     /* ---- stage 2 scratch ---- */
     struct name *names;
@@ -820,6 +821,17 @@ static inline __attribute__((always_inline)) enum walk_rc walk(struct dl_jsonfas
         memcpy(o, lit, sizeof lit - 1);                                                        \
         o += sizeof lit - 1;                                                                   \
     } while (0)
+#ifdef DL_JSONFAST_DEBUG
+/* fuzz and sanitizer builds: the unchecked writes stayed within the reservation (with the
+ * 31 bytes a copy may write past its end) */
+#define OUT_CHECK()                                                                            \
+    do {                                                                                       \
+        if (!checked && (size_t)(o - it->wire.data) + 32 > r->out_bound)                       \
+            abort();                                                                           \
+    } while (0)
+#else
+#define OUT_CHECK() ((void)0)
+#endif
 /* the bound of the scalar run at jp[0]: the next entry, or the end of input */
 #define ATOM_BOUND(b)                                                                          \
     do {                                                                                       \
@@ -1159,6 +1171,7 @@ ddb_close:
     goto after_value;
 
 after_value: {
+    OUT_CHECK();
     NEED(0);
     uint8_t c = p[AT(0)];
     jp++;
@@ -1298,6 +1311,7 @@ key_value: {
 }
 
 done:
+    OUT_CHECK();
     if (size > DL_ITEM_MAX_SIZE)
         goto bail;
     it->wire.len = (size_t)(o - it->wire.data);
@@ -1322,6 +1336,7 @@ bail:
 #undef ENSURE
 #undef PUT
 #undef ATOM_BOUND
+#undef OUT_CHECK
 }
 
 
@@ -1355,8 +1370,10 @@ static enum walk_rc walk_any(struct dl_jsonfast *r, size_t s, struct dl_item *it
 {
     size_t bound = OUT_PER_BYTE * (r->we - s) + 128;
     bool ddb = r->kind == DL_JSONFAST_DDB;
-    if (bound <= r->unchecked_max && dl_buf_reserve(&it->wire, bound) == DL_OK)
+    if (bound <= r->unchecked_max && dl_buf_reserve(&it->wire, bound) == DL_OK) {
+        r->out_bound = bound;
         return ddb ? walk_ddb_u(r, s, it, endp) : walk_plain_u(r, s, it, endp);
+    }
     return ddb ? walk_ddb(r, s, it, endp) : walk_plain(r, s, it, endp);
 }
 

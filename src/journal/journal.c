@@ -82,6 +82,7 @@ struct dl_journal {
     struct meta *meta_dirty;
     uint64_t n_done, n_partial, n_meta;
     size_t header_len;
+    uint64_t seq;        /* of the last commit line */
     bool pending_lost;   /* an ack could not be recorded as pending: rewrite the file next flush */
     struct dl_journal_stats st;
     char errmsg[512];
@@ -719,12 +720,24 @@ static enum dl_err put_header(struct dl_buf *b, const char *identity)
     return line_end(b, st);
 }
 
-/* What changed since the last snapshot, as lines; clears the dirty state (under mu). DONE parts
- * are freed once their line is in b. On failure the state stays in memory and the caller
- * rewrites the whole file at the next flush. */
+/* The end of a batch: its lines count only if this line is there too (see load). */
+static enum dl_err put_commit(struct dl_journal *j, struct dl_buf *b)
+{
+    size_t st;
+    enum dl_err e;
+    if ((e = line_begin(b, &st)) ||
+        (e = dl_buf_printf(b, "{\"t\":\"commit\",\"seq\":%llu}", (unsigned long long)++j->seq)))
+        return e;
+    return line_end(b, st);
+}
+
+/* What changed since the last snapshot, as lines ending with a commit line; clears the dirty
+ * state (under mu). DONE parts are freed once their line is in b. On failure the state stays in
+ * memory and the caller rewrites the whole file instead. */
 static enum dl_err serialize_delta(struct dl_journal *j, struct dl_buf *b)
 {
     enum dl_err e = DL_OK;
+    size_t start = b->len;
     while (j->dirty) {
         struct part *p = j->dirty;
         j->dirty = p->dirty_next;
@@ -754,6 +767,8 @@ static enum dl_err serialize_delta(struct dl_journal *j, struct dl_buf *b)
         if (!e)
             e = put_meta_line(b, m);
     }
+    if (!e && b->len > start)
+        e = put_commit(j, b);
     return e;
 }
 
@@ -791,6 +806,8 @@ static enum dl_err serialize_full(struct dl_journal *j, struct dl_buf *b)
         if (!e && p->has_total)
             e = put_obj_line(b, "total", p, ",\"n\":%llu", p->total);
     }
+    if (!e)
+        e = put_commit(j, b);
     if (e)
         return e;
     /* everything is in b: nothing is dirty any more, and DONE parts are not needed */
@@ -900,16 +917,32 @@ out:
 
 /* ------------------------------------------------------------------ loading */
 
+/* Lines are parsed into ops as they are read and applied only when their batch's "commit" line
+ * is read: a flush is all or nothing, whatever part of its write() reached the disk. */
+enum op_type { OP_META, OP_DONE, OP_DONE_HASHED, OP_NEW, OP_ACK, OP_TOTAL };
+
+struct op {
+    struct op *next;
+    enum op_type type;
+    const char *a, *b; /* src + ver, or meta key + value (NULL: delete) */
+    struct key k;      /* OP_DONE_HASHED */
+    uint64_t n;        /* OP_TOTAL */
+    struct dl_journal_range *r;
+    size_t nr;
+};
+
 struct loader {
     struct dl_journal *j;
-    struct dl_arena *arena;
+    struct dl_arena *line;  /* the JSON DOM of one line */
+    struct dl_arena *batch; /* the ops of the batch being read */
+    struct op *head, **tail;
     bool header_seen;
     char *err;
     size_t errlen;
-    enum dl_err fatal; /* set for errors that stop the open (identity, format) */
+    enum dl_err fatal; /* set for errors that stop the open (identity, format, memory) */
 };
 
-/* A name field: "field" (a JSON string) or "field_hex"; NUL-terminated copy in the arena. */
+/* A name field: "field" (a JSON string) or "field_hex"; a NUL-terminated copy in the batch arena. */
 static bool get_name(struct loader *L, const struct dl_json *obj, const char *field, size_t max,
                      const char **out)
 {
@@ -918,7 +951,7 @@ static bool get_name(struct loader *L, const struct dl_json *obj, const char *fi
     if (dl_json_get_str(obj, field, &c)) {
         if (c.len > max || memchr(c.ptr, 0, c.len))
             return false;
-        char *s = dl_arena_alloc(L->arena, c.len + 1);
+        char *s = dl_arena_alloc(L->batch, c.len + 1);
         if (!s)
             return false;
         memcpy(s, c.ptr, c.len);
@@ -929,7 +962,7 @@ static bool get_name(struct loader *L, const struct dl_json *obj, const char *fi
     snprintf(hexname, sizeof hexname, "%s_hex", field);
     if (!dl_json_get_str(obj, hexname, &c) || c.len % 2 || c.len / 2 > max)
         return false;
-    char *s = dl_arena_alloc(L->arena, c.len / 2 + 1);
+    char *s = dl_arena_alloc(L->batch, c.len / 2 + 1);
     if (!s || !unhex(c, (uint8_t *)s, c.len / 2) || memchr(s, 0, c.len / 2))
         return false;
     s[c.len / 2] = 0;
@@ -955,10 +988,93 @@ static bool parse_u64(const struct dl_json *v, uint64_t *out)
     return true;
 }
 
-/* Apply one checksummed line. false: the line is not valid (the load stops here). */
-static bool apply_line(struct loader *L, const uint8_t *p, size_t len)
+/* Printable excerpt of an identity for a message: control bytes become spaces. */
+static void excerpt(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < n && i < 200; i++)
+        out[i] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+    if (s[i] && i + 4 <= n) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = 0;
+}
+
+static bool check_header(struct loader *L, const struct dl_json *o, size_t len)
 {
     struct dl_journal *j = L->j;
+    struct dl_cursor t;
+    uint64_t fmt;
+    const char *id;
+    if (!dl_json_get_str(o, "t", &t) || !dl_cursor_eq_str(t, HEADER_TYPE) ||
+        !parse_u64(dl_json_get(o, "format"), &fmt))
+        return false;
+    L->header_seen = true;
+    if (fmt > DL_JOURNAL_FORMAT || fmt == 0) {
+        fmt_err(L->err, L->errlen,
+                "journal %s has format %llu, this ddbload reads format %d: pass --restart to "
+                "discard it, or --journal PATH to use another file", j->path,
+                (unsigned long long)fmt, DL_JOURNAL_FORMAT);
+        L->fatal = DL_ERR_UNSUPPORTED;
+        return false;
+    }
+    if (!get_name(L, o, "identity", DL_JOURNAL_MAX_IDENTITY, &id))
+        return false;
+    if (strcmp(id, j->identity) != 0) {
+        char ex[208];
+        excerpt(id, ex, sizeof ex);
+        fmt_err(L->err, L->errlen,
+                "journal %s belongs to another command (%s): pass --restart to discard it, or "
+                "--journal PATH to keep it and use another file", j->path, ex);
+        L->fatal = DL_ERR_INVALID;
+        return false;
+    }
+    j->header_len = len + 1;
+    return true;
+}
+
+/* Apply one op to the state (no logging: it is already in the file). */
+static enum dl_err op_apply(struct dl_journal *j, const struct op *op)
+{
+    struct part *pt;
+    enum dl_err e;
+    switch (op->type) {
+    case OP_META:
+        return meta_set(j, op->a, op->b, false);
+    case OP_DONE_HASHED:
+        return set_done_hashed(j, op->k.sh, op->k.vh);
+    case OP_DONE: {
+        struct key k;
+        key_of(op->a, op->b, &k);
+        return set_done_hashed(j, k.sh, k.vh);
+    }
+    default:
+        break;
+    }
+    if ((e = part_for_update(j, op->a, op->b, false, &pt)) || !pt)
+        return e; /* !pt: DONE already, an older line adds nothing */
+    switch (op->type) {
+    case OP_NEW:
+        part_clear(pt);
+        break;
+    case OP_TOTAL:
+        pt->total = op->n;
+        pt->has_total = true;
+        break;
+    default:
+        for (size_t i = 0; i < op->nr && !e; i++)
+            e = rs_add(&pt->acked, op->r[i].first, op->r[i].last);
+        break;
+    }
+    return e;
+}
+
+/* Parse one line into an op of the current batch, or apply the batch at a "commit" line.
+ * false: the line is not valid (loading stops before it). */
+static bool read_line(struct loader *L, const uint8_t *p, size_t len, bool *committed)
+{
+    *committed = false;
     if (len < 10 || p[8] != ' ')
         return false;
     uint32_t crc = 0;
@@ -970,123 +1086,108 @@ static bool apply_line(struct loader *L, const uint8_t *p, size_t len)
     }
     if (crc32(0L, p + 9, (uInt)(len - 9)) != crc)
         return false;
-    dl_arena_reset(L->arena);
+    dl_arena_reset(L->line);
     struct dl_json *o;
     struct dl_pos_err pe;
-    if (dl_json_parse_doc(L->arena, p + 9, len - 9, &o, &pe) || o->type != DL_JSON_OBJECT)
+    if (dl_json_parse_doc(L->line, p + 9, len - 9, &o, &pe) || o->type != DL_JSON_OBJECT)
         return false;
+    if (!L->header_seen)
+        return check_header(L, o, len);
+
     struct dl_cursor t;
     if (!dl_json_get_str(o, "t", &t))
         return false;
-
-    if (!L->header_seen) {
-        uint64_t fmt;
-        const char *id;
-        if (!dl_cursor_eq_str(t, HEADER_TYPE) || !parse_u64(dl_json_get(o, "format"), &fmt))
-            return false;
-        L->header_seen = true;
-        if (fmt > DL_JOURNAL_FORMAT || fmt == 0) {
-            fmt_err(L->err, L->errlen,
-                    "journal %s has format %llu, this ddbload reads format %d: pass --restart to "
-                    "discard it, or --journal PATH to use another file", j->path,
-                    (unsigned long long)fmt, DL_JOURNAL_FORMAT);
-            L->fatal = DL_ERR_UNSUPPORTED;
-            return false;
-        }
-        if (!get_name(L, o, "identity", DL_JOURNAL_MAX_IDENTITY, &id))
-            return false;
-        if (strcmp(id, j->identity) != 0) {
-            fmt_err(L->err, L->errlen,
-                    "journal %s belongs to another command (%.200s%s): pass --restart to discard "
-                    "it, or --journal PATH to keep it and use another file", j->path, id,
-                    strlen(id) > 200 ? "..." : "");
-            L->fatal = DL_ERR_INVALID;
-            return false;
-        }
-        j->header_len = len + 1;
-        return true;
-    }
-
-    if (dl_cursor_eq_str(t, "meta")) {
-        const char *k, *v = NULL;
-        if (!get_name(L, o, "k", DL_JOURNAL_MAX_NAME, &k))
-            return false;
-        const struct dl_json *vj = dl_json_get(o, "v");
-        if (!(vj && vj->type == DL_JSON_NULL) && !get_name(L, o, "v", DL_JOURNAL_MAX_META_VALUE, &v))
-            return false;
-        return meta_set(j, k, v, false) == DL_OK;
-    }
-    if (dl_cursor_eq_str(t, "done")) {
-        struct key k;
-        const char *src, *ver;
-        struct dl_cursor sh, vh;
-        if (get_name(L, o, "src", DL_JOURNAL_MAX_NAME, &src) && get_name(L, o, "ver", DL_JOURNAL_MAX_NAME, &ver)) {
-            key_of(src, ver, &k);
-        } else if (dl_json_get_str(o, "sh", &sh) && dl_json_get_str(o, "vh", &vh) && unhex(sh, k.sh, 16)) {
-            uint8_t v8[8];
-            if (!unhex(vh, v8, 8))
+    if (dl_cursor_eq_str(t, "commit")) {
+        for (struct op *op = L->head; op; op = op->next) {
+            enum dl_err e = op_apply(L->j, op);
+            if (e) {
+                fmt_err(L->err, L->errlen, "journal %s: %s while loading", L->j->path, dl_err_str(e));
+                L->fatal = e;
                 return false;
-            memcpy(&k.vh, v8, 8);
-        } else {
-            return false;
+            }
         }
-        return set_done_hashed(j, k.sh, k.vh) == DL_OK;
-    }
-
-    const char *src, *ver;
-    if (!get_name(L, o, "src", DL_JOURNAL_MAX_NAME, &src) || !get_name(L, o, "ver", DL_JOURNAL_MAX_NAME, &ver))
-        return false;
-    bool is_new = dl_cursor_eq_str(t, "new"), is_ack = dl_cursor_eq_str(t, "ack"),
-         is_total = dl_cursor_eq_str(t, "total");
-    if (!is_new && !is_ack && !is_total)
-        return false;
-    uint64_t n = 0;
-    const struct dl_json *r = NULL;
-    if (is_total && !parse_u64(dl_json_get(o, "n"), &n))
-        return false;
-    if (is_ack) {
-        r = dl_json_get(o, "r");
-        if (!r || r->type != DL_JSON_ARRAY)
-            return false;
-    }
-    struct part *pt;
-    if (part_for_update(j, src, ver, false, &pt) != DL_OK)
-        return false;
-    if (!pt) /* DONE already: an older line, nothing to add */
-        return true;
-    if (is_new) {
-        part_clear(pt);
+        L->head = NULL;
+        L->tail = &L->head;
+        dl_arena_reset(L->batch);
+        uint64_t seq;
+        if (parse_u64(dl_json_get(o, "seq"), &seq) && seq > L->j->seq)
+            L->j->seq = seq;
+        *committed = true;
         return true;
     }
-    if (is_total) {
-        pt->total = n;
-        pt->has_total = true;
-        return true;
-    }
-    for (const struct dl_json *x = r->child; x; x = x->next) {
-        uint64_t a, b;
-        if (x->type != DL_JSON_ARRAY || x->n != 2 || !parse_u64(x->child, &a) ||
-            !parse_u64(x->child->next, &b) || a == 0 || a > b || b == UINT64_MAX)
+    struct op *op = dl_arena_alloc(L->batch, sizeof *op);
+    if (!op)
+        return false;
+    memset(op, 0, sizeof *op);
+    if (dl_cursor_eq_str(t, "meta")) {
+        op->type = OP_META;
+        const struct dl_json *vj = dl_json_get(o, "v");
+        if (!get_name(L, o, "k", DL_JOURNAL_MAX_NAME, &op->a) ||
+            (!(vj && vj->type == DL_JSON_NULL) && !get_name(L, o, "v", DL_JOURNAL_MAX_META_VALUE, &op->b)))
             return false;
-        if (rs_add(&pt->acked, a, b) != DL_OK)
+    } else if (dl_cursor_eq_str(t, "done") && !dl_json_get(o, "src") && !dl_json_get(o, "src_hex")) {
+        struct dl_cursor sh, vh;
+        uint8_t v8[8];
+        op->type = OP_DONE_HASHED;
+        if (!dl_json_get_str(o, "sh", &sh) || !dl_json_get_str(o, "vh", &vh) || !unhex(sh, op->k.sh, 16) ||
+            !unhex(vh, v8, 8))
             return false;
+        memcpy(&op->k.vh, v8, 8);
+    } else {
+        if (dl_cursor_eq_str(t, "done"))
+            op->type = OP_DONE;
+        else if (dl_cursor_eq_str(t, "new"))
+            op->type = OP_NEW;
+        else if (dl_cursor_eq_str(t, "total"))
+            op->type = OP_TOTAL;
+        else if (dl_cursor_eq_str(t, "ack"))
+            op->type = OP_ACK;
+        else
+            return false; /* a new line type needs a new format number */
+        if (!get_name(L, o, "src", DL_JOURNAL_MAX_NAME, &op->a) ||
+            !get_name(L, o, "ver", DL_JOURNAL_MAX_NAME, &op->b))
+            return false;
+        if (op->type == OP_TOTAL && (!parse_u64(dl_json_get(o, "n"), &op->n) || op->n == UINT64_MAX))
+            return false;
+        if (op->type == OP_ACK) {
+            const struct dl_json *r = dl_json_get(o, "r");
+            if (!r || r->type != DL_JSON_ARRAY || r->n == 0 || r->n > ACK_CHUNK)
+                return false;
+            op->r = dl_arena_alloc(L->batch, r->n * sizeof *op->r);
+            if (!op->r)
+                return false;
+            for (const struct dl_json *x = r->child; x; x = x->next) {
+                uint64_t a, b;
+                if (x->type != DL_JSON_ARRAY || x->n != 2 || !parse_u64(x->child, &a) ||
+                    !parse_u64(x->child->next, &b) || a == 0 || a > b || b == UINT64_MAX)
+                    return false;
+                op->r[op->nr].first = a;
+                op->r[op->nr].last = b;
+                op->nr++;
+            }
+        }
     }
+    *L->tail = op;
+    L->tail = &op->next;
     return true;
 }
 
-/* Read the journal from fd. Sets *good_end to the end of the last valid line. A missing or bad
- * header is an error unless the file is empty. */
+/* Read the journal from fd. *good_end is set to the end of the header or of the last commit line
+ * before the first invalid line: what follows is a torn or uncommitted write. A missing or bad
+ * header is an error unless the file is empty (*good_end = 0). */
 static enum dl_err load(struct dl_journal *j, int fd, uint64_t *good_end, char *err, size_t errlen)
 {
     struct loader L = { .j = j, .err = err, .errlen = errlen };
+    L.tail = &L.head;
     struct dl_buf rb;
     dl_buf_init(&rb, LINE_MAX_BYTES + READ_CHUNK);
     enum dl_err e = DL_OK;
     uint64_t base = 0; /* file offset of rb.data[0] */
     bool stop = false, eof = false;
     *good_end = 0;
-    L.arena = dl_arena_new(0, 0);
-    if (!L.arena) {
+    L.line = dl_arena_new(0, 0);
+    L.batch = dl_arena_new(0, 0);
+    if (!L.line || !L.batch) {
         e = DL_ERR_NOMEM;
         goto out;
     }
@@ -1110,10 +1211,12 @@ static enum dl_err load(struct dl_journal *j, int fd, uint64_t *good_end, char *
             if (!nl)
                 break;
             size_t ll = (size_t)(nl - (rb.data + pos));
-            if (apply_line(&L, rb.data + pos, ll)) {
+            bool header = !L.header_seen, committed;
+            if (read_line(&L, rb.data + pos, ll, &committed)) {
                 j->st.loaded_lines++;
                 pos += ll + 1;
-                *good_end = base + pos;
+                if (header || committed)
+                    *good_end = base + pos;
             } else {
                 stop = true;
             }
@@ -1136,8 +1239,10 @@ static enum dl_err load(struct dl_journal *j, int fd, uint64_t *good_end, char *
         goto out;
     }
 out:
-    if (L.arena)
-        dl_arena_destroy(L.arena);
+    if (L.line)
+        dl_arena_destroy(L.line);
+    if (L.batch)
+        dl_arena_destroy(L.batch);
     dl_buf_free(&rb);
     return e;
 }

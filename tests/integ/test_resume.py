@@ -52,41 +52,48 @@ class Resume(unittest.TestCase):
             final = make_source(d, 1)
             want = {k: expected(v) for k, v in final.items()}
             cmd = [T.ddbload_bin(), "run", f"{d}/src", "--table", "Load", "--quiet"]
-            total_kills = 0
-            for it in range(20):
+
+            def fresh_run(kill_plan):
+                """Run (again and again, killing per kill_plan) until a run finishes; the table."""
                 shutil.rmtree(f"{d}/.ddbload", ignore_errors=True)
-                sim = T.Sim("--table", "Load:pk:S", "--wcu", "3000", "--no-burst")
+                sim = T.Sim("--table", "Load:pk:S", "--wcu", "2000", "--no-burst")
+                kills = 0
                 try:
                     env = env_for(sim)
-                    kills = 0
+                    t0 = time.time()
                     for attempt in range(12):
-                        p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                        # kill within the first run's life (a full run takes ~3 s at 3,000 WCU/s)
-                        if attempt < 3:
-                            delay = rng.uniform(0.05, 3.0)
+                        p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        if attempt < len(kill_plan) and kill_plan[attempt] is not None:
                             try:
-                                p.wait(timeout=delay)
+                                p.wait(timeout=kill_plan[attempt])
                             except subprocess.TimeoutExpired:
                                 p.send_signal(signal.SIGKILL)
                                 kills += 1
-                        try:
-                            p.wait(timeout=120)
-                        finally:
-                            p.stderr.close()
+                        p.wait(timeout=120)
                         if p.returncode == 0:
                             break
-                        self.assertEqual(p.returncode, -signal.SIGKILL, f"iteration {it} attempt {attempt}")
-                    self.assertEqual(p.returncode, 0, f"iteration {it}: never finished")
-                    got = {item["pk"]["S"]: item for item in sim.items("Load")}
+                        self.assertEqual(p.returncode, -signal.SIGKILL)
+                    self.assertEqual(p.returncode, 0, "never finished")
+                    return {item["pk"]["S"]: item for item in sim.items("Load")}, kills, time.time() - t0
                 finally:
                     sim.close()
+
+            # the table an uninterrupted run makes, and how long such a run takes
+            uninterrupted, _, duration = fresh_run([])
+            self.assertEqual(uninterrupted, want)
+            total_kills = 0
+            for it in range(20):
+                plan = [rng.uniform(0.05, 0.95 * duration),
+                        rng.uniform(0.05, 0.6 * duration) if rng.random() < 0.5 else None]
+                got, kills, _ = fresh_run(plan)
                 total_kills += kills
                 missing = [k for k in want if k not in got]
                 wrong = [k for k in want if k in got and got[k] != want[k]]
                 self.assertFalse(missing or wrong or len(got) != len(want),
                                  f"iteration {it} ({kills} kills): {len(missing)} missing, {len(wrong)} wrong, "
                                  f"e.g. {(missing + wrong)[:3]}: got {[got.get(k) for k in wrong[:2]]}")
-            print(f"20 iterations, {total_kills} kill -9s, every final table exact")
+            print(f"uninterrupted run {duration:.1f} s; 20 iterations, {total_kills} kill -9s, "
+                  f"every final table equal to the uninterrupted run's")
             self.assertGreaterEqual(total_kills, 20)
 
     def test_changed_object_is_reloaded_and_restart_ignores_the_journal(self):
