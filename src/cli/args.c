@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "core/glob.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +34,18 @@ static const char help_run[] =
     "  --format F           auto (default: by extension, then by content), csv, tsv, json, ndjson,\n"
     "                       ddb-json (typed items, {\"pk\":{\"S\":\"a\"}})\n"
     "  --delimiter C        CSV field separator (default ',' for csv, tab for tsv; '\\t' accepted)\n"
+    "  --include GLOB       only objects whose key (relative to the SOURCE prefix or directory)\n"
+    "                       matches; repeatable. '*' stays within a folder, '**' crosses them, '?',\n"
+    "                       [a-z]; a pattern without '/' matches the base name ('*.zip')\n"
+    "  --exclude GLOB       never objects whose key matches (applied after --include); repeatable\n"
+    "  --start-after KEY    only objects whose key sorts after KEY (the full S3 key, or the path\n"
+    "                       relative to a directory source)\n"
+    "  --include GLOB       only objects whose key (relative to the SOURCE prefix or directory)\n"
+    "                       matches; repeatable. '*' stays within a folder, '**' crosses them, '?',\n"
+    "                       [a-z]; a pattern without '/' matches the base name ('*.zip')\n"
+    "  --exclude GLOB       never objects whose key matches (applied after --include); repeatable\n"
+    "  --start-after KEY    only objects whose key sorts after KEY (the full S3 key, or the path\n"
+    "                       relative to a directory source)\n"
     "output:\n"
     "  --table NAME         destination table (required; must exist)\n"
     "  --dead-letter FILE   where rejected records go, one JSON object per line with the reason,\n"
@@ -314,6 +327,21 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->report = v;
         else if (!strcmp(o, "--journal"))
             a->journal = v;
+        else if (!strcmp(o, "--include") || !strcmp(o, "--exclude")) {
+            bool inc = !strcmp(o, "--include");
+            int *n = inc ? &a->ninclude : &a->nexclude;
+            char gerr[200];
+            if (*n == 32) {
+                snprintf(err, errlen, "at most 32 %s patterns", o);
+                return false;
+            }
+            if (dl_glob_check(v, gerr, sizeof gerr)) {
+                snprintf(err, errlen, "%s '%s': %s", o, v, gerr);
+                return false;
+            }
+            (inc ? a->include : a->exclude)[(*n)++] = v;
+        } else if (!strcmp(o, "--start-after"))
+            a->start_after = v;
         else if (!strcmp(o, "--memory"))
             ok = parse_size(v, &a->memory) && a->memory >= (64ull << 20);
         else if (!strcmp(o, "--log-format")) {

@@ -41,6 +41,11 @@ struct dl_args {
     bool delete_after;            /* --delete-after */
     const char *report;           /* --report FILE.json */
     unsigned long long memory;    /* --memory: budget in bytes (default 1 GiB) */
+    const char *include[32];      /* --include GLOB (repeatable): only keys that match one */
+    int ninclude;
+    const char *exclude[32];      /* --exclude GLOB (repeatable): never keys that match one */
+    int nexclude;
+    const char *start_after;      /* --start-after KEY: only keys after KEY (byte order) */
     const char *journal;          /* --journal PATH (default .ddbload/<hash of the command>.journal) */
     bool restart;                 /* --restart: ignore (and reset) the journal */
     bool no_journal;              /* --no-journal */

@@ -25,6 +25,7 @@ struct obj {
     char etag[128];          /* S3: the ETag the listing gave */
     char version[160];       /* for the journal: the ETag, or "size:mtime" of a local file */
     int jstate;              /* enum dl_journal_state */
+    int format;              /* enum dl_format for this object (DL_FMT_AUTO = --format) */
     struct dl_journal_ranges *done; /* PARTIAL: records acknowledged by an earlier run */
     struct dl_http_req *req; /* S3 download, from submit until decoded */
     struct dl_spill *spill;  /* its body: memory up to SPILL_MEM, else an unlinked temp file */

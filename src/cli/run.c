@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/glob.h"
 #include "core/log.h"
 #include "core/source.h"
 #include "decode/decode.h"
@@ -117,21 +118,78 @@ bool dl_cli_ensure_net(struct loader *L, char *err, size_t errlen)
     return true;
 }
 
+/* --include / --exclude / --start-after; rel is the key relative to the source's prefix. */
+static bool wanted(const struct dl_args *a, const char *key, const char *rel)
+{
+    if (a->start_after && strcmp(key, a->start_after) <= 0)
+        return false;
+    bool in = a->ninclude == 0;
+    for (int i = 0; !in && i < a->ninclude; i++)
+        in = dl_glob_match(a->include[i], rel);
+    for (int i = 0; in && i < a->nexclude; i++)
+        in = !dl_glob_match(a->exclude[i], rel);
+    return in;
+}
+
+/* A DynamoDB "export to S3" under a listed prefix: <dir>/manifest-summary.json, manifest-files.json
+ * and the .json.gz objects under <dir>/data/ holding {"Item":{...}} lines. Its data objects are read as exports and
+ * its bookkeeping files are not data. Returns the number of exports found. */
+static size_t mark_exports(struct loader *L, size_t first)
+{
+    size_t found = 0;
+    for (size_t i = first; i < L->nobjs; i++) {
+        const char *n = L->objs[i].name;
+        size_t len = strlen(n);
+        static const char summary[] = "manifest-summary.json";
+        if (len < sizeof summary - 1 || strcmp(n + len - (sizeof summary - 1), summary) != 0)
+            continue;
+        if (len > sizeof summary - 1 && n[len - sizeof summary] != '/')
+            continue;
+        found++;
+        size_t dir = len - (sizeof summary - 1); /* prefix length, with its '/' */
+        for (size_t k = first; k < L->nobjs; k++) {
+            struct obj *o = &L->objs[k];
+            if (strncmp(o->name, n, dir) != 0)
+                continue;
+            const char *rest = o->name + dir;
+            if (!strncmp(rest, "data/", 5))
+                o->format = DL_FMT_DDB_EXPORT;
+            else if (!strncmp(rest, "manifest-", 9) || !strcmp(rest, "_started"))
+                o->jstate = -1; /* not data: skipped */
+        }
+    }
+    return found;
+}
+
 static bool list_sources(struct loader *L, char *err, size_t errlen)
 {
     for (int i = 0; i < L->a->nsources; i++) {
         struct dl_source src;
+        size_t first = L->nobjs;
         if (dl_source_parse(L->a->sources[i], &src, err, errlen))
             return false;
         bool ok = true;
         if (src.kind == DL_SOURCE_S3) {
             struct dl_s3_objects list = { 0 };
-            ok = dl_cli_ensure_net(L, err, errlen) &&
-                 dl_s3_list_all(L->net, &L->cfg, src.bucket, src.prefix, 1000, 0, &list, err, errlen) == DL_OK;
+            struct dl_s3_list *lister = NULL;
+            ok = dl_cli_ensure_net(L, err, errlen);
+            if (ok && !(lister = dl_s3_list_new(&L->cfg, src.bucket, src.prefix, L->a->start_after, 1000))) {
+                snprintf(err, errlen, "out of memory while listing");
+                ok = false;
+            }
+            while (ok && !dl_s3_list_done(lister))
+                ok = dl_s3_list_next(lister, L->net, &list, err, errlen) == DL_OK;
+            dl_s3_list_destroy(lister);
+            size_t plen = strlen(src.prefix);
             for (size_t k = 0; ok && k < list.count; k++) {
                 struct dl_s3_object *so = &list.items[k];
                 /* "folder" placeholder objects hold no data */
                 if (so->key_len && so->key[so->key_len - 1] == '/' && so->size == 0)
+                    continue;
+                const char *rel = so->key + (plen <= so->key_len ? plen : 0);
+                while (*rel == '/')
+                    rel++;
+                if (!wanted(L->a, so->key, rel))
                     continue;
                 struct obj *o = obj_add(L);
                 size_t nlen = strlen(src.bucket) + so->key_len + 7;
@@ -155,6 +213,8 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
             struct dl_source_list list = { 0 };
             ok = dl_source_list_local(src.path, &list, err, errlen) == DL_OK;
             for (size_t k = 0; ok && k < list.count; k++) {
+                if (!wanted(L->a, list.items[k].key, list.items[k].key))
+                    continue;
                 struct obj *o = obj_add(L);
                 if (!o || !(o->name = strdup(list.items[k].path)) || !(o->path = strdup(list.items[k].path))) {
                     snprintf(err, errlen, "out of memory while listing");
@@ -171,6 +231,10 @@ static bool list_sources(struct loader *L, char *err, size_t errlen)
         dl_source_free(&src);
         if (!ok)
             return false;
+        size_t exports = mark_exports(L, first);
+        if (exports)
+            dl_info("%s holds %zu DynamoDB export%s: reading its data files as export items", L->a->sources[i],
+                    exports, exports == 1 ? "" : "s");
     }
     return true;
 }
@@ -201,7 +265,7 @@ static void prefetch(struct loader *L, size_t cur)
         struct obj *o = &L->objs[i];
         if (!o->bucket)
             continue;
-        if (o->jstate == DL_JOURNAL_DONE)
+        if (o->jstate == DL_JOURNAL_DONE || o->jstate < 0)
             continue;
         uint64_t in_mem = o->size > SPILL_MEM(L) ? 0 : o->size;
         if (o->state == 1 || o->state == 2) {
@@ -341,8 +405,8 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         struct obj *o = &L->objs[i];
         if (dl_stop_requested())
             break;
-        if (o->jstate == DL_JOURNAL_DONE)
-            continue; /* loaded by an earlier run: not even downloaded */
+        if (o->jstate == DL_JOURNAL_DONE || o->jstate < 0)
+            continue; /* loaded by an earlier run (not even downloaded), or not data */
         L->cur_obj = i;
         L->cur_seq = 0;
         struct dl_cursor bytes;
@@ -403,7 +467,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         L->bytes += bytes.len;
         if (L->a->verbose)
             dl_info("decoding %s (%zu bytes)", o->name, bytes.len);
-        enum dl_err e = dl_decode_object(dec, o->name, bytes, sink, &L->st);
+        enum dl_err e = dl_decode_object_as(dec, o->name, bytes, (enum dl_format)o->format, sink, &L->st);
         if (!e && L->journal)
             dl_journal_object_complete(L->journal, o->name, o->version, L->cur_seq);
         if (e == DL_ERR_CANCELLED && dl_stop_requested()) {
@@ -467,6 +531,10 @@ static bool journal_start(struct loader *L, char *err, size_t errlen)
                   a->delimiter);
     for (int i = 0; i < a->nsources; i++)
         dl_buf_printf(&id, "source=%s\n", a->sources[i]);
+    for (int i = 0; i < a->ninclude; i++)
+        dl_buf_printf(&id, "include=%s\n", a->include[i]);
+    for (int i = 0; i < a->nexclude; i++)
+        dl_buf_printf(&id, "exclude=%s\n", a->exclude[i]);
     bool ok = true;
     if (a->journal)
         dl_buf_append_str(&path, a->journal);
@@ -476,6 +544,8 @@ static bool journal_start(struct loader *L, char *err, size_t errlen)
         ok = false;
     for (size_t i = 0; ok && i < L->nobjs; i++) {
         struct obj *o = &L->objs[i];
+        if (o->jstate < 0)
+            continue;
         o->jstate = dl_journal_object_state(L->journal, o->name, o->version);
         if (o->jstate == DL_JOURNAL_DONE) {
             L->resumed_done++;

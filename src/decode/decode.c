@@ -536,3 +536,15 @@ enum dl_err dl_decode_object(struct dl_decoder *d, const char *source, struct dl
     struct place pl = { source, NULL };
     return decode_bytes(d, &pl, dl_cursor_str(source), bytes, 0, sink, st);
 }
+
+enum dl_err dl_decode_object_as(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
+                                enum dl_format format, const struct dl_decode_sink *sink,
+                                struct dl_decode_stats *st)
+{
+    enum dl_format saved = d->o.format;
+    if (format != DL_FMT_AUTO)
+        d->o.format = format;
+    enum dl_err e = dl_decode_object(d, source, bytes, sink, st);
+    d->o.format = saved;
+    return e;
+}

@@ -60,5 +60,9 @@ void dl_decoder_destroy(struct dl_decoder *d);
  * object was processed (even if records were rejected or it was skipped), or the sink's error. */
 enum dl_err dl_decode_object(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
                              const struct dl_decode_sink *sink, struct dl_decode_stats *st);
+/* The same with a format for this object only (DL_FMT_AUTO: the decoder's own option). */
+enum dl_err dl_decode_object_as(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
+                                enum dl_format format, const struct dl_decode_sink *sink,
+                                struct dl_decode_stats *st);
 
 #endif

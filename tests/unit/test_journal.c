@@ -387,7 +387,7 @@ static void test_torn_last_line(void)
     good = file_size(path);
 
     /* 2. a whole last line whose checksum does not match (a sector of garbage) */
-    char bad[512];
+    char bad[512], commit[128];
     snprintf(bad, sizeof bad, "%s", line);
     bad[20] ^= 1; /* flip a bit in the payload: "src" changes, the CRC no longer matches */
     append_bytes(path, bad, strlen(bad));
@@ -409,9 +409,12 @@ static void test_torn_last_line(void)
     dl_journal_stats_get(j, &st);
     CHECK_INT(st.torn_bytes, 24 + strlen(line));
     CHECK_INT(file_size(path), good);
-    /* and a valid line appended by hand is read: the checksum format is what the docs say */
+    /* a valid line appended by hand is read once its batch is committed: the format is what the
+     * docs say */
     CHECK_INT(dl_journal_close(j), DL_OK);
     append_bytes(path, line, strlen(line));
+    make_line(commit, sizeof commit, "{\"t\":\"commit\",\"seq\":1000}");
+    append_bytes(path, commit, strlen(commit));
     j = open_ok(path, ID, false);
     if (!j)
         return;
@@ -427,6 +430,7 @@ static void test_torn_last_line(void)
     /* 4. acks that survived a torn tail that lost the "done" line: derived at load */
     make_line(line, sizeof line, "{\"t\":\"total\",\"src\":\"s3://b/a\",\"ver\":\"v\",\"n\":200}");
     append_bytes(path, line, strlen(line));
+    append_bytes(path, commit, strlen(commit));
     j = open_ok(path, ID, false);
     if (!j)
         return;
@@ -435,6 +439,61 @@ static void test_torn_last_line(void)
     char *text = slurp(path);
     CHECK(text && strstr(text, "{\"t\":\"done\",\"src\":\"s3://b/a\",\"ver\":\"v\"}"));
     free(text);
+}
+
+/* A flush is all or nothing: lines count only when their batch's commit line is there. Acks of
+ * different objects can depend on each other (an older write of a key in one object, the newer
+ * write in another), so a torn batch must not keep some of its lines. */
+static void test_batch_atomicity(void)
+{
+    const char *path = P("atomic.journal");
+    struct dl_journal *j = open_ok(path, ID, true);
+    if (!j)
+        return;
+    CHECK_INT(dl_journal_ack(j, "s3://b/x", "v", 1, 5), DL_OK);
+    CHECK_INT(dl_journal_close(j), DL_OK);
+    off_t good = file_size(path);
+    char *text = slurp(path);
+    CHECK(text && strstr(text, "{\"t\":\"commit\",\"seq\":1}\n"));
+    free(text);
+
+    char l1[256], l2[256], c[128];
+    make_line(l1, sizeof l1, "{\"t\":\"ack\",\"src\":\"s3://b/x\",\"ver\":\"v\",\"r\":[[6,6]]}");
+    make_line(l2, sizeof l2, "{\"t\":\"ack\",\"src\":\"s3://b/y\",\"ver\":\"v\",\"r\":[[1,1]]}");
+    make_line(c, sizeof c, "{\"t\":\"commit\",\"seq\":2}");
+    /* two complete, valid lines without their commit: a write cut between lines */
+    append_bytes(path, l1, strlen(l1));
+    append_bytes(path, l2, strlen(l2));
+    j = open_ok(path, ID, false);
+    if (!j)
+        return;
+    CHECK(!dl_journal_record_done(j, "s3://b/x", "v", 6));
+    CHECK(!dl_journal_record_done(j, "s3://b/y", "v", 1));
+    CHECK_INT(file_size(path), good); /* cut, so a later commit cannot adopt them */
+    CHECK_INT(dl_journal_ack(j, "s3://b/z", "v", 1, 1), DL_OK);
+    CHECK_INT(dl_journal_close(j), DL_OK);
+    j = open_ok(path, ID, false);
+    if (!j)
+        return;
+    CHECK(dl_journal_record_done(j, "s3://b/z", "v", 1));
+    CHECK(!dl_journal_record_done(j, "s3://b/x", "v", 6));
+    CHECK(!dl_journal_record_done(j, "s3://b/y", "v", 1));
+    CHECK_INT(dl_journal_close(j), DL_OK);
+    good = file_size(path);
+
+    /* a committed batch, then an uncommitted one: only the first counts */
+    append_bytes(path, l1, strlen(l1));
+    append_bytes(path, c, strlen(c));
+    off_t committed = file_size(path);
+    append_bytes(path, l2, strlen(l2));
+    j = open_ok(path, ID, false);
+    if (!j)
+        return;
+    CHECK(dl_journal_record_done(j, "s3://b/x", "v", 6));
+    CHECK(!dl_journal_record_done(j, "s3://b/y", "v", 1));
+    CHECK_INT(file_size(path), committed);
+    CHECK(committed > good);
+    CHECK_INT(dl_journal_close(j), DL_OK);
 }
 
 static void test_identity_and_header(void)
@@ -1195,6 +1254,8 @@ static void test_kill9_loop(void)
         CHECK(ok);
         if (last < 0)
             none++;
+        /* a flush is atomic: exactly the state after the last reported flush, or after the one
+         * that completed without being reported */
         if (model_equal_journal(j, &lo))
             at_lo++;
         else if (model_equal_journal(j, &hi))
@@ -1227,6 +1288,7 @@ static void test_kill9_loop(void)
             iterations, now_s() - t0, at_lo, at_hi, between, cuts, torn, none, max_step,
             (unsigned long long)compactions);
     CHECK_INT(failures, 0);
+    CHECK_INT(between, 0);
 }
 
 int main(void)
@@ -1243,6 +1305,7 @@ int main(void)
     TEST_RUN(test_partial_to_done);
     TEST_RUN(test_version_change);
     TEST_RUN(test_torn_last_line);
+    TEST_RUN(test_batch_atomicity);
     TEST_RUN(test_identity_and_header);
     TEST_RUN(test_lock);
     TEST_RUN(test_restart);

@@ -1,0 +1,114 @@
+"""Archives people actually have (issue 6): key filters, DynamoDB "export to S3" prefixes with
+every attribute type, compressed objects, and zip entries compressed with zstd (method 93)."""
+import base64
+import binascii
+import gzip
+import io
+import json
+import struct
+import subprocess
+import unittest
+import zipfile
+
+import dltest as T
+
+
+def zstd(data):
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+
+
+def zip_with_zstd_entry(name, data):
+    """A zip whose only entry is zstd-compressed (method 93). Python's zipfile cannot write that,
+    so write a stored entry holding the zstd frame and patch method, sizes and CRC."""
+    frame = zstd(data)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(name, frame)
+    b = bytearray(buf.getvalue())
+    crc = binascii.crc32(data) & 0xFFFFFFFF
+    assert b[:4] == b"PK\x03\x04"
+    struct.pack_into("<H", b, 8, 93)
+    struct.pack_into("<III", b, 14, crc, len(frame), len(data))
+    cd = b.index(b"PK\x01\x02")
+    struct.pack_into("<H", b, cd + 10, 93)
+    struct.pack_into("<III", b, cd + 16, crc, len(frame), len(data))
+    return bytes(b)
+
+
+class Archives(unittest.TestCase):
+    def test_include_exclude_start_after(self):
+        bucket = T.make_bucket()
+        T.put_objects(bucket, {
+            "in/2024/a.zip": zip_bytes([("x.csv", "uuid\nzip-a\n")]),
+            "in/2024/b.csv": b"uuid\ncsv-b\n",
+            "in/2024/old/c.zip": zip_bytes([("x.csv", "uuid\nzip-c\n")]),
+            "in/2025/d.zip": zip_bytes([("x.csv", "uuid\nzip-d\n")]),
+        })
+        table = T.make_table()
+        p = T.run("run", f"s3://{bucket}/in/", "--table", table, "--include", "*.zip", "--exclude", "**/old/**",
+                  "--start-after", "in/2024/a.zip")
+        self.assertEqual(p.returncode, 0, T.describe(p))
+        self.assertEqual(sorted(it["uuid"]["S"] for it in T.scan(table)), ["zip-d"])
+        p = T.run("run", f"s3://{bucket}/in/", "--table", table, "--include", "2024/*")
+        self.assertEqual(p.returncode, 0, T.describe(p))
+        self.assertEqual(sorted(it["uuid"]["S"] for it in T.scan(table)), ["csv-b", "zip-a", "zip-d"])
+        p = T.run("run", "x", "--table", table, "--include", "[a-")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--include '[a-'", p.stderr_text)
+
+    def test_dynamodb_export_prefix_restores_every_type(self):
+        items = [
+            {"pk": {"S": "e1"}, "n": {"N": "12.50"}, "b": {"B": base64.b64encode(b"\x00\xffbin").decode()},
+             "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [base64.b64encode(b"a").decode()]},
+             "l": {"L": [{"S": "v"}, {"N": "3"}, {"NULL": True}]}, "m": {"M": {"t": {"BOOL": True}}},
+             "z": {"NULL": True}, "bool": {"BOOL": False}},
+            {"pk": {"S": "e2"}, "s": {"S": "ünïcode"}},
+            {"pk": {"S": "e3"}, "empty": {"S": ""}, "el": {"L": []}, "em": {"M": {}}},
+        ]
+        lines = "".join(json.dumps({"Item": it}) + "\n" for it in items).encode()
+        bucket = T.make_bucket()
+        base = "exports/AWSDynamoDB/01700000000000-abcdef12"
+        T.put_objects(bucket, {
+            f"{base}/manifest-summary.json": json.dumps({"version": "2020-06-30", "itemCount": 3,
+                                                         "outputFormat": "DYNAMODB_JSON"}).encode(),
+            f"{base}/manifest-files.json": json.dumps({"itemCount": 3, "dataFileS3Key": f"{base}/data/a.json.gz"}).encode(),
+            f"{base}/manifest-summary.md5": b"abc",
+            f"{base}/manifest-files.md5": b"def",
+            f"{base}/_started": b"",
+            f"{base}/data/a.json.gz": gzip.compress(lines[: lines.index(b"\n") + 1]),
+            f"{base}/data/b.json.gz": gzip.compress(lines[lines.index(b"\n") + 1:]),
+        })
+        table = T.make_table(pk=("pk", "S"))
+        p = T.run("run", f"s3://{bucket}/exports/", "--table", table)
+        self.assertEqual(p.returncode, 0, T.describe(p))
+        self.assertIn("DynamoDB export", p.stderr_text)
+        got = {it["pk"]["S"]: it for it in T.scan(table)}
+        self.assertEqual(set(got), {"e1", "e2", "e3"})
+        for it in items:
+            self.assertEqual(T.norm_item(got[it["pk"]["S"]]), T.norm_item(it), it["pk"])
+
+    def test_zstd_zip_entries_and_compressed_objects(self):
+        bucket = T.make_bucket()
+        T.put_objects(bucket, {
+            "z/method93.zip": zip_with_zstd_entry("in/rows.csv", b"uuid,v\nz93-1,a\nz93-2,b\n"),
+            "z/obj.ndjson.zst": zstd(b'{"uuid":"zst-1"}\n{"uuid":"zst-2"}\n'),
+            "z/obj.csv.gz": gzip.compress(b"uuid\ngz-1\n"),
+        })
+        table = T.make_table()
+        p = T.run("run", f"s3://{bucket}/z/", "--table", table)
+        self.assertEqual(p.returncode, 0, T.describe(p))
+        got = {it["uuid"]["S"]: it for it in T.scan(table)}
+        self.assertEqual(set(got), {"z93-1", "z93-2", "zst-1", "zst-2", "gz-1"})
+        self.assertEqual(got["z93-2"], {"uuid": {"S": "z93-2"}, "v": {"S": "b"}})
+
+
+def zip_bytes(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
