@@ -511,6 +511,8 @@ static void *flusher_main(void *arg)
         ts.tv_sec += 1;
         pthread_cond_timedwait(&L->cv, &L->mu, &ts);
         pthread_mutex_unlock(&L->mu);
+        if (L->dlq)
+            dl_deadletter_sync(L->dlq);
         dl_journal_flush(L->journal);
         pthread_mutex_lock(&L->mu);
     }
@@ -527,8 +529,9 @@ static bool journal_start(struct loader *L, char *err, size_t errlen)
     struct dl_buf id, path;
     dl_buf_init(&id, 0);
     dl_buf_init(&path, 0);
-    dl_buf_printf(&id, "ddbload run\ntable=%s\nformat=%s\ndelimiter=%d\n", a->table, dl_format_name(a->format),
-                  a->delimiter);
+    dl_buf_printf(&id, "ddbload run\ntable=%s\nregion=%s\nendpoint=%s\nformat=%s\ndelimiter=%d\n", a->table,
+                  L->cfg.region ? L->cfg.region : "", L->cfg.endpoint_dynamodb ? L->cfg.endpoint_dynamodb : "aws",
+                  dl_format_name(a->format), a->delimiter);
     for (int i = 0; i < a->nsources; i++)
         dl_buf_printf(&id, "source=%s\n", a->sources[i]);
     for (int i = 0; i < a->ninclude; i++)
@@ -583,8 +586,11 @@ static void journal_stop(struct loader *L)
     }
     if (L->journal) {
         char err[256];
-        if (dl_journal_close(L->journal) && dl_journal_error(L->journal, err, sizeof err))
+        if (L->dlq)
+            dl_deadletter_sync(L->dlq); /* dead letters count as settled: durable first */
+        if (dl_journal_flush(L->journal) && dl_journal_error(L->journal, err, sizeof err))
             dl_error("journal: %s", err);
+        dl_journal_close(L->journal);
         L->journal = NULL;
     }
 }

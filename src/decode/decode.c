@@ -437,8 +437,9 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
 {
     struct dl_zip *z = NULL;
     char err[512];
-    struct dl_buf buf;
-    dl_buf_init(&buf, 0);
+    struct dl_spill buf;
+    struct dl_cursor view;
+    dl_spill_init(&buf, d->o.spill_mem, 0);
     enum dl_err e = dl_zip_open_mem(bytes.ptr, bytes.len, &z, err, sizeof err);
     if (e) {
         e = e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot open the zip archive: %s", err);
@@ -474,22 +475,28 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
             dl_warn("%s: zip entry '%s' has an unsafe path (absolute or '..'); it is only read, never extracted",
                     pl->source, entry);
         st->entries++;
-        e = dl_zip_read(z, i, &buf, &d->o.zip, err, sizeof err);
+        e = dl_zip_read_spill(z, i, &buf, &d->o.zip, err, sizeof err);
+        if (!e && (e = dl_spill_view(&buf, &view)))
+            snprintf(err, sizeof err, "%s", buf.err);
         if (e == DL_ERR_NOMEM) {
             free(entry);
             goto out;
         }
-        if (e)
+        if (e) {
             e = skip(sink, st, &inner, "cannot read the zip entry: %s", err);
-        else
-            e = decode_bytes(d, &inner, dl_cursor_str(entry), dl_buf_cur(&buf), depth + 1, sink, st);
+        } else {
+            d->spills[d->nspills++] = &buf;
+            e = decode_bytes(d, &inner, dl_cursor_str(entry), view, depth + 1, sink, st);
+            d->nspills--;
+        }
+        dl_spill_free(&buf);
         free(entry);
         if (e)
             goto out;
     }
     e = DL_OK;
 out:
-    dl_buf_free(&buf);
+    dl_spill_free(&buf);
     dl_zip_close(z);
     return e;
 }

@@ -129,13 +129,9 @@ static enum dl_err fail_nomem(struct vp *v, size_t at)
 
 /* Length of the JavaScript whitespace or line terminator at p[i], or 0: the ASCII ones,
  * U+00A0, U+FEFF, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. */
-static size_t ws_len(const uint8_t *p, size_t len, size_t i)
+static size_t ws_len_slow(const uint8_t *p, size_t len, size_t i)
 {
     uint8_t c = p[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
-        return 1;
-    if (c < 0x80)
-        return 0;
     if (c == 0xC2)
         return i + 1 < len && p[i + 1] == 0xA0 ? 2 : 0;
     if (i + 2 >= len)
@@ -146,6 +142,14 @@ static size_t ws_len(const uint8_t *p, size_t len, size_t i)
         (c == 0xE2 && c1 == 0x81 && c2 == 0x9F) || (c == 0xE3 && c1 == 0x80 && c2 == 0x80))
         return 3;
     return 0;
+}
+
+static inline size_t ws_len(const uint8_t *p, size_t len, size_t i)
+{
+    uint8_t c = p[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+        return 1;
+    return c < 0x80 ? 0 : ws_len_slow(p, len, i);
 }
 
 /* Length of the line terminator at p[i] (LF, CR, U+2028, U+2029; CR LF counts as one), or 0. */
@@ -362,6 +366,12 @@ static enum dl_err u_escape(struct vp *v, size_t q, size_t i, uint32_t *cp, size
     return DL_OK;
 }
 
+/* ASCII bytes a string body copies as they are: not a quote, backslash, '$' or line break. */
+static inline bool str_plain(uint8_t c)
+{
+    return c < 0x80 && c != '\'' && c != '"' && c != '`' && c != '\\' && c != '$' && c != '\n' && c != '\r';
+}
+
 /* Scan (o == NULL) or decode (o != NULL, after a successful scan) the string or template
  * literal whose opening quote is at q. *end = just past the closing quote; *copy = whether
  * the value differs from the raw body (escapes, or CR in a template); *on = decoded length.
@@ -378,6 +388,13 @@ static enum dl_err lex_string(struct vp *v, size_t q, uint8_t *o, size_t *on, si
     enum dl_err rc;
 
     for (;;) {
+        size_t run = i;
+        while (run < len && str_plain(p[run]))
+            run++;
+        if (o)
+            memcpy(o + n, p + i, run - i);
+        n += run - i;
+        i = run;
         if (i >= len)
             return FAIL(v, q, "%s", unterminated);
         uint8_t c = p[i];

@@ -8,9 +8,11 @@
  * every run (records the decoder rejects count too). A source has at most one live version: work
  * on another version drops what the journal knew about the old one.
  *
- * State lives in memory and reaches the file only through dl_journal_flush (append-only lines,
- * each with a CRC32, fsync'ed). A crash loses at most what changed since the last completed flush,
- * and never makes the journal claim a record that was not acknowledged.
+ * State lives in memory and reaches the file only through dl_journal_flush: one batch of
+ * append-only lines, each with a CRC32, ending with a commit line, fsync'ed. A batch counts whole
+ * or not at all, so after a crash at any moment the journal holds exactly the state of a completed
+ * flush: it loses at most what changed since the last one, and never claims a record that was not
+ * acknowledged.
  *
  * Thread safety: every function may be called from any thread (one internal mutex; flush and
  * compaction write the file outside it, so acks are not held up by fsync). */
@@ -60,7 +62,8 @@ enum dl_err dl_journal_open(const char *path, const char *identity, bool restart
                             struct dl_journal **out, char *err, size_t errlen);
 
 /* Flush (as dl_journal_flush), release the lock and free everything. Returns the flush result;
- * the journal is freed whatever it is. NULL is a no-op (DL_OK). */
+ * j is freed whatever it is, so dl_journal_error cannot be called after it: to report the
+ * message, call dl_journal_flush (and dl_journal_error if it fails) first. NULL: DL_OK. */
 enum dl_err dl_journal_close(struct dl_journal *j);
 
 /* What the journal knows of (source, version). Pure query. */
@@ -117,9 +120,9 @@ enum dl_err dl_journal_put_meta(struct dl_journal *j, const char *key, const cha
 /* Copy key's value into out (reset first). DL_ERR_NOT_FOUND if absent, DL_ERR_NOMEM. */
 enum dl_err dl_journal_get_meta(struct dl_journal *j, const char *key, struct dl_buf *out);
 
-/* Append what changed since the last flush as one write, then fsync the file; compact first when
- * the file has grown past ratio x its live content (see dl_journal_set_compaction). No-op when
- * nothing changed. When it returns DL_OK, everything acked before the call is durable.
+/* Append what changed since the last flush as one batch in one write, then fsync the file; then
+ * compact when the file has grown past ratio x its live content (dl_journal_set_compaction).
+ * No-op when nothing changed. When it returns DL_OK, everything acked before the call is durable.
  * DL_ERR_IO (message via dl_journal_error): nothing is lost from memory; the next flush rewrites
  * the whole file instead of appending. */
 enum dl_err dl_journal_flush(struct dl_journal *j);
@@ -140,7 +143,7 @@ struct dl_journal_stats {
     uint64_t meta_keys;
     uint64_t file_bytes;      /* size of the journal file now */
     uint64_t loaded_lines;    /* lines read at open (header included) */
-    uint64_t torn_bytes;      /* bytes cut off at open (a torn or corrupt tail), 0 normally */
+    uint64_t torn_bytes;      /* bytes cut off at open (a torn or uncommitted last write), 0 normally */
     uint64_t flushes;         /* flushes that wrote something */
     uint64_t compactions;
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zstd.h>
 
@@ -164,6 +165,14 @@ enum dl_err dl_deadletter_add(struct dl_deadletter *d, const struct dl_origin *o
 out:
     pthread_mutex_unlock(&d->mu);
     return e;
+}
+
+void dl_deadletter_sync(struct dl_deadletter *d)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->f)
+        fsync(fileno(d->f));
+    pthread_mutex_unlock(&d->mu);
 }
 
 uint64_t dl_deadletter_count(struct dl_deadletter *d)

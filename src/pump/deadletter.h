@@ -55,6 +55,9 @@ const char *dl_deadletter_path(const struct dl_deadletter *d);
  * run, because records would otherwise be lost. */
 const char *dl_deadletter_error(struct dl_deadletter *d);
 
+/* fsync the file (if it exists), so what it holds survives a power cut. */
+void dl_deadletter_sync(struct dl_deadletter *d);
+
 /* Read a dead-letter file (plain or zstd) into out as NDJSON text. */
 enum dl_err dl_deadletter_read(const char *path, struct dl_buf *out, char *err, size_t errlen);
 

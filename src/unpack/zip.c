@@ -1,5 +1,7 @@
 #include "unpack/zip.h"
 
+#include "core/spill.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ struct dl_zip {
     struct zent *ents;
     size_t n;
     uint64_t total; /* bytes expanded so far (each entry counted once, however often read) */
+    struct dl_spill *spill_to; /* dl_zip_read_spill: move bytes here as they come */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -46,6 +49,21 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
+
+#define DRAIN_AT ((size_t)4 << 20)
+
+/* dl_zip_read_spill: keep the buffer small by moving what was read into the spill. */
+static enum dl_err drain(struct dl_zip *z, struct dl_buf *out, bool all, char *err, size_t errlen)
+{
+    if (!z->spill_to || (!all && out->len < DRAIN_AT) || out->len == 0)
+        return DL_OK;
+    enum dl_err rc = dl_spill_write(z->spill_to, out->data, out->len);
+    if (rc)
+        seterr(err, errlen, "%s", z->spill_to->err);
+    dl_buf_reset(out);
+    return rc;
+}
+
 
 /* An entry name made safe to put in a log line: control bytes become '?', long names are cut. */
 static const char *printable(const char *name, char *tmp, size_t tmplen)
@@ -381,6 +399,8 @@ static enum dl_err read_libzip(struct dl_zip *z, const struct zent *e, struct dl
         out->len += (size_t)n;
         out->data[out->len] = 0;
         got += (uint64_t)n;
+        if ((rc = drain(z, out, false, err, errlen)))
+            goto out;
     }
     if (got == e->size) {
         uint8_t probe;
@@ -509,6 +529,8 @@ static enum dl_err read_zstd(struct dl_zip *z, const struct zent *e, struct dl_b
             out->len += ob.pos;
             out->data[out->len] = 0;
             got += ob.pos;
+            if ((rc = drain(z, out, false, err, errlen)))
+                goto out;
         }
         /* a call with nothing to do (no input left) reports the next frame's header size */
         if (ib.pos != in_before || ob.pos > 0)
@@ -624,5 +646,22 @@ enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
 out:
     if (rc)
         dl_buf_reset(out);
+    return rc;
+}
+
+enum dl_err dl_zip_read_spill(struct dl_zip *z, size_t i, struct dl_spill *out, const struct dl_zip_limits *lim,
+                              char *err, size_t errlen)
+{
+    struct dl_buf scratch;
+    dl_buf_init(&scratch, 0);
+    dl_spill_free(out);
+    z->spill_to = out;
+    enum dl_err rc = dl_zip_read(z, i, &scratch, lim, err, errlen);
+    if (!rc)
+        rc = drain(z, &scratch, true, err, errlen);
+    z->spill_to = NULL;
+    if (rc)
+        dl_spill_free(out);
+    dl_buf_free(&scratch);
     return rc;
 }

@@ -85,4 +85,10 @@ enum dl_err dl_zip_entry(const struct dl_zip *z, size_t i, struct dl_zip_entry *
 enum dl_err dl_zip_read(struct dl_zip *z, size_t i, struct dl_buf *out,
                         const struct dl_zip_limits *lim, char *err, size_t errlen);
 
+/* dl_zip_read into a spill buffer (see core/spill.h): the entry is moved there 4 MiB at a time,
+ * so a large entry goes to a temporary file instead of memory. Same guards and errors. */
+struct dl_spill;
+enum dl_err dl_zip_read_spill(struct dl_zip *z, size_t i, struct dl_spill *out,
+                              const struct dl_zip_limits *lim, char *err, size_t errlen);
+
 #endif
