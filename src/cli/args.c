@@ -47,7 +47,11 @@ static const char help_run[] =
     "  --start-after KEY    only objects whose key sorts after KEY (the full S3 key, or the path\n"
     "                       relative to a directory source)\n"
     "output:\n"
-    "  --table NAME         destination table (required; must exist)\n"
+    "  --table NAME         destination table (required; must exist). A zip holding a manifest\n"
+    "                       (manifest.json, or a sidecar .json per data file: docs/manifests.md)\n"
+    "                       sends its files to the tables it names, created on-demand from the\n"
+    "                       manifest's keys when missing\n"
+    "  --no-create          never create a table a manifest names (its files are skipped)\n"
     "  --dead-letter FILE   where rejected records go, one JSON object per line with the reason,\n"
     "                       source object, record number and line; zstd-compressed when FILE ends\n"
     "                       in .zst (default: ./ddbload-dead-letter-YYYYMMDD-HHMMSS.ndjson.zst,\n"
@@ -273,6 +277,10 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
         }
         if (!strcmp(o, "--no-journal")) {
             a->no_journal = true;
+            continue;
+        }
+        if (!strcmp(o, "--no-create")) {
+            a->no_create = true;
             continue;
         }
         if (!v) {

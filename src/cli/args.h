@@ -49,6 +49,7 @@ struct dl_args {
     const char *journal;          /* --journal PATH (default .ddbload/<hash of the command>.journal) */
     bool restart;                 /* --restart: ignore (and reset) the journal */
     bool no_journal;              /* --no-journal */
+    bool no_create;               /* --no-create: never create a table a manifest names */
     bool log_json;                /* --log-format json */
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */

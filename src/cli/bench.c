@@ -158,7 +158,7 @@ int dl_cmd_bench(const struct dl_args *a)
             ok = false;
             break;
         }
-        struct dl_origin o = { "bench", NULL, (uint64_t)n + 1, 0, 0, 0 };
+        struct dl_origin o = { "bench", NULL, (uint64_t)n + 1, 0, 0, NULL, 0 };
         if (dl_pump_submit(L.pump, DL_WRITE_PUT, &it, &o))
             ok = false;
     }

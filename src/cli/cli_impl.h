@@ -14,6 +14,14 @@
 #include "pump/deadletter.h"
 #include "pump/pump.h"
 
+/* A table a zip manifest routes records to (besides --table), with its own pump. */
+struct route {
+    char *table;
+    struct dl_table_info info;
+    struct dl_pump *pump;
+};
+#define DL_MAX_ROUTES 64
+
 /* One object to load, local or in S3, with its download state. */
 struct obj {
     char *name;          /* "s3://bucket/key" or the local path: used in every message */
@@ -54,6 +62,9 @@ struct loader {
     size_t objs_done;
     const char *stopped_in;        /* the object being decoded when a stop was asked */
     struct dl_journal *journal;    /* NULL with --no-journal (and for convert) */
+    struct route routes[DL_MAX_ROUTES];
+    int nroutes;
+    struct dl_pump_opts pump_opts; /* for the pumps of routed tables */
     size_t cur_obj;                /* the object being decoded */
     uint64_t cur_seq;              /* records of it seen so far (its journal record numbers) */
     uint64_t resumed_done, resumed_partial, skipped_records;

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/source.h"
 #include "decode/decode.h"
+#include "decode/manifest.h"
 #include "pump/ddb.h"
 #include "pump/deadletter.h"
 #include "pump/pump.h"
@@ -372,6 +373,86 @@ static enum dl_err sink_skip(void *ctx, const struct dl_origin *o, const char *r
     return e;
 }
 
+/* The pump for a record: its manifest's table, or --table. */
+static struct dl_pump *pump_for(struct loader *L, const struct dl_origin *o)
+{
+    if (o->table && strcmp(o->table, L->a->table) != 0)
+        for (int i = 0; i < L->nroutes; i++)
+            if (!strcmp(L->routes[i].table, o->table))
+                return L->routes[i].pump;
+    return L->pump;
+}
+
+/* A zip manifest names a table: use it (creating it when missing), with its own pump. */
+static const struct dl_key_schema *route_table(void *ctx, const struct dl_manifest_entry *me, char *err,
+                                               size_t errlen)
+{
+    struct loader *L = ctx;
+    if (!strcmp(me->table, L->a->table))
+        return &L->table.ks;
+    for (int i = 0; i < L->nroutes; i++)
+        if (!strcmp(L->routes[i].table, me->table))
+            return L->routes[i].pump ? &L->routes[i].info.ks : NULL;
+    if (L->nroutes == DL_MAX_ROUTES) {
+        snprintf(err, errlen, "more than %d tables in one run", DL_MAX_ROUTES);
+        return NULL;
+    }
+    struct route *r = &L->routes[L->nroutes++];
+    memset(r, 0, sizeof *r);
+    r->table = strdup(me->table);
+    if (!r->table) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char derr[600];
+    enum dl_err e = dl_ddb_describe_table(L->net, &L->cfg, me->table, &r->info, derr, sizeof derr);
+    if (e == DL_ERR_NOT_FOUND) {
+        if (L->a->no_create) {
+            snprintf(err, errlen, "the table does not exist (and --no-create was given)");
+            return NULL;
+        }
+        struct dl_key_schema ks = { me->sk.name ? 2 : 1,
+                                    { { (char *)me->pk.name, strlen(me->pk.name), me->pk.type },
+                                      { (char *)me->sk.name, me->sk.name ? strlen(me->sk.name) : 0, me->sk.type } } };
+        dl_info("creating table '%s' (on-demand, key %s %s%s%s%s%s) as %s asks", me->table, me->pk.name,
+                dl_manifest_type_name(me->pk.type), me->sk.name ? ", " : "", me->sk.name ? me->sk.name : "",
+                me->sk.name ? " " : "", me->sk.name ? dl_manifest_type_name(me->sk.type) : "", me->source);
+        if ((e = dl_ddb_create_table(L->net, &L->cfg, me->table, &ks, derr, sizeof derr))) {
+            snprintf(err, errlen, "%s", derr);
+            return NULL;
+        }
+    } else if (e) {
+        snprintf(err, errlen, "%s", derr);
+        return NULL;
+    }
+    /* wait until it is ACTIVE (a new table is CREATING for a while) */
+    for (int i = 0; i < 600; i++) {
+        dl_table_info_free(&r->info);
+        if (dl_ddb_describe_table(L->net, &L->cfg, me->table, &r->info, derr, sizeof derr)) {
+            snprintf(err, errlen, "%s", derr);
+            return NULL;
+        }
+        if (strcmp(r->info.status, "CREATING") != 0)
+            break;
+        struct timespec ts = { 0, 200 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    const struct dl_key_schema *ks = &r->info.ks;
+    if (strcmp(ks->k[0].name, me->pk.name) != 0 || ks->k[0].type != me->pk.type)
+        dl_warn("table '%s': the manifest (%s) says partition key %s %c, the table has %s %c: using the table's",
+                me->table, me->source, me->pk.name, me->pk.type, ks->k[0].name, ks->k[0].type);
+    struct dl_pump_opts po;
+    dl_cli_pump_opts(L->a, &r->info, &po);
+    po.on_resolved = L->pump_opts.on_resolved;
+    po.resolved_ctx = L->pump_opts.resolved_ctx;
+    r->pump = dl_pump_new(L->net, &L->cfg, r->table, ks, &po, L->dlq);
+    if (!r->pump) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return ks;
+}
+
 static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
@@ -382,7 +463,7 @@ static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct d
         return DL_OK;
     struct dl_origin tagged = *o;
     tagged.tag = TAG(L->cur_obj, seq);
-    return dl_pump_submit(L->pump, DL_WRITE_PUT, it, &tagged);
+    return dl_pump_submit(pump_for(L, o), DL_WRITE_PUT, it, &tagged);
 }
 
 static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct dl_origin *o)
@@ -425,7 +506,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
             }
             if (e) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, NULL, 0 };
                 char msg[1200];
                 snprintf(msg, sizeof msg, "object could not be downloaded: %s", err);
                 dl_error("%s", msg);
@@ -442,7 +523,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
                         o->req->resumes, o->req->resumes == 1 ? "" : "s");
             if (dl_spill_view(o->spill, &bytes)) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, NULL, 0 };
                 snprintf(err, sizeof err, "%s: %s", o->name, o->spill->err);
                 dl_error("%s", err);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
@@ -455,7 +536,7 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
             enum dl_err e = dl_spill_map_file(&local, o->path, &bytes);
             if (e) {
                 L->failed_objects++;
-                struct dl_origin org = { o->name, NULL, 0, 0, 0, 0 };
+                struct dl_origin org = { o->name, NULL, 0, 0, 0, NULL, 0 };
                 snprintf(err, sizeof err, "%s: cannot read the file: %s", o->name, local.err);
                 dl_error("%s", err);
                 if (L->dlq && dl_deadletter_add(L->dlq, &org, err, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
@@ -599,7 +680,12 @@ void dl_cli_loader_free(struct loader *L)
 {
     if (L->pump)
         dl_pump_destroy(L->pump);
-    journal_stop(L); /* after the pump: it acknowledges into the journal */
+    for (int i = 0; i < L->nroutes; i++) {
+        dl_pump_destroy(L->routes[i].pump);
+        dl_table_info_free(&L->routes[i].info);
+        free(L->routes[i].table);
+    }
+    journal_stop(L); /* after the pumps: they acknowledge into the journal */
     dl_net_destroy(L->net);
     objs_free(L);
     dl_table_info_free(&L->table);
@@ -779,6 +865,7 @@ int dl_cmd_run(const struct dl_args *a)
     dl_cli_pump_opts(a, &L.table, &po);
     po.on_resolved = L.journal ? on_resolved : NULL;
     po.resolved_ctx = &L;
+    L.pump_opts = po;
     if (!a->quiet)
         dl_cli_log_rate(&L.table, &po);
     L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
@@ -792,13 +879,16 @@ int dl_cmd_run(const struct dl_args *a)
     if (!a->quiet)
         dl_info("loading %zu object%s into table '%s' (key %s%s%s)", L.nobjs, L.nobjs == 1 ? "" : "s", a->table,
                 L.table.ks.k[0].name, L.table.ks.n > 1 ? ", " : "", L.table.ks.n > 1 ? L.table.ks.k[1].name : "");
-    struct dl_decode_sink sink = { sink_pump, sink_reject, sink_skip, &L };
+    struct dl_decode_sink sink = { sink_pump, sink_reject, sink_skip, route_table, &L };
     L.started = t0;
     if (!a->quiet)
         dl_progress_start(&L, isatty(2), a->log_json);
     bool ok = load_objects(&L, dec, &sink);
     /* on a stop, queued writes are abandoned and requests in flight finish */
     enum dl_err pe = dl_pump_finish_or_stop(L.pump, dl_stop_requested);
+    for (int i = 0; i < L.nroutes; i++)
+        if (L.routes[i].pump && dl_pump_finish_or_stop(L.routes[i].pump, dl_stop_requested) && !pe)
+            pe = DL_ERR_AWS;
     dl_progress_stop();
     journal_stop(&L); /* flushed: everything acknowledged so far is on disk */
     if (pe && dl_pump_error(L.pump)) {
@@ -807,6 +897,28 @@ int dl_cmd_run(const struct dl_args *a)
     }
     struct dl_pump_stats ps;
     dl_pump_stats_get(L.pump, &ps);
+    for (int i = 0; i < L.nroutes; i++) {
+        struct dl_pump_stats rs;
+        if (!L.routes[i].pump)
+            continue;
+        dl_pump_stats_get(L.routes[i].pump, &rs);
+        if (dl_pump_error(L.routes[i].pump)) {
+            dl_error("%s", dl_pump_error(L.routes[i].pump));
+            ok = false;
+        }
+        dl_info("%" PRIu64 " items written to '%s' (routed by a manifest)", rs.written, L.routes[i].table);
+        ps.submitted += rs.submitted;
+        ps.written += rs.written;
+        ps.superseded += rs.superseded;
+        ps.deadlettered += rs.deadlettered;
+        ps.requests += rs.requests;
+        ps.throttled += rs.throttled;
+        ps.unprocessed += rs.unprocessed;
+        ps.retries += rs.retries;
+        ps.consumed_wcu += rs.consumed_wcu;
+        ps.wcu_sent += rs.wcu_sent;
+        ps.abandoned += rs.abandoned;
+    }
     uint64_t dead = dl_deadletter_count(L.dlq);
     double dt = dl_cli_now_s() - t0;
     if (dl_stop_requested()) {
@@ -928,7 +1040,7 @@ int dl_cmd_convert(const struct dl_args *a)
         dl_error("out of memory");
         goto out;
     }
-    struct dl_decode_sink sink = { sink_print, sink_reject, sink_skip, &L };
+    struct dl_decode_sink sink = { sink_print, sink_reject, sink_skip, NULL, &L };
     bool ok = load_objects(&L, dec, &sink);
     if (fflush(stdout) != 0)
         ok = false;
@@ -1018,7 +1130,7 @@ int dl_cmd_replay(const struct dl_args *a)
         dl_arena_reset(arena);
         struct dl_json *doc;
         struct dl_pos_err pe;
-        struct dl_origin org = { path, NULL, 0, lines, 0, 0 };
+        struct dl_origin org = { path, NULL, 0, lines, 0, NULL, 0 };
         char source[1024], entry[1024], reason[1024], why[2400];
         if (dl_json_parse_doc(arena, line.ptr, line.len, &doc, &pe) || doc->type != DL_JSON_OBJECT) {
             snprintf(why, sizeof why, "%s line %" PRIu64 ": not a dead-letter record: %s", path, lines,

@@ -13,6 +13,7 @@
 #include "core/spill.h"
 #include "decode/csv.h"
 #include "decode/jsonrec.h"
+#include "decode/manifest.h"
 
 #define MAX_NESTING 4 /* zip in gzip in zip ... deeper than this is refused */
 
@@ -40,10 +41,11 @@ static void consumed(struct dl_decoder *d, const uint8_t *p)
             dl_spill_release(d->spills[i], p);
 }
 
-/* Where we are: the object and, inside a zip, the entry. */
+/* Where we are: the object and, inside a zip, the entry (and its manifest's table). */
 struct place {
     const char *source;
     const char *entry;
+    const char *table;
 };
 
 struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o)
@@ -101,7 +103,7 @@ static enum dl_err reject(const struct dl_decode_sink *sink, struct dl_decode_st
     if (k >= 0 && (size_t)k < sizeof msg)
         vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
-    struct dl_origin o = { pl->source, pl->entry, record, line, col, 0 };
+    struct dl_origin o = { pl->source, pl->entry, record, line, col, pl->table, 0 };
     st->records++;
     st->rejected++;
     return sink->reject(sink->ctx, &o, msg, raw);
@@ -121,7 +123,7 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
     if (k >= 0 && (size_t)k < sizeof msg)
         vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
-    struct dl_origin o = { pl->source, pl->entry, 0, 0, 0, 0 };
+    struct dl_origin o = { pl->source, pl->entry, 0, 0, 0, pl->table, 0 };
     st->skipped++;
     return sink->skip(sink->ctx, &o, msg);
 }
@@ -129,7 +131,7 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
 static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
                         const struct place *pl, uint64_t record, uint64_t line)
 {
-    struct dl_origin o = { pl->source, pl->entry, record, line, 0, 0 };
+    struct dl_origin o = { pl->source, pl->entry, record, line, 0, pl->table, 0 };
     st->records++;
     st->items++;
     return sink->item(sink->ctx, &d->item, &o);
@@ -432,6 +434,17 @@ out:
     return e;
 }
 
+struct zip_reader {
+    struct dl_zip *z;
+    const struct dl_zip_limits *lim;
+};
+
+static enum dl_err read_entry(void *ctx, size_t i, struct dl_buf *out, char *err, size_t errlen)
+{
+    struct zip_reader *zr = ctx;
+    return dl_zip_read(zr->z, i, out, zr->lim, err, errlen);
+}
+
 static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes, int depth,
                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
@@ -439,6 +452,9 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
     char err[512];
     struct dl_spill buf;
     struct dl_cursor view;
+    struct dl_manifest *man = NULL;
+    const char **names = NULL;
+    enum dl_manifest_role *roles = NULL;
     dl_spill_init(&buf, d->o.spill_mem, 0);
     enum dl_err e = dl_zip_open_mem(bytes.ptr, bytes.len, &z, err, sizeof err);
     if (e) {
@@ -446,17 +462,46 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
         goto out;
     }
     size_t n = dl_zip_count(z);
+    if (sink->route) {
+        /* a manifest (manifest.json or sidecars) routes data files to tables */
+        names = calloc(n ? n : 1, sizeof *names);
+        roles = calloc(n ? n : 1, sizeof *roles);
+        if (!names || !roles || dl_manifest_new(&man)) {
+            e = DL_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct dl_zip_entry ze;
+            names[i] = dl_zip_entry(z, i, &ze) ? "" : ze.name;
+        }
+        struct zip_reader zr = { z, &d->o.zip };
+        struct dl_pos_err pe;
+        dl_pos_err_clear(&pe);
+        e = dl_manifest_scan(man, names, n, read_entry, &zr, roles, &pe);
+        if (e == DL_ERR_NOMEM)
+            goto out;
+        if (e) {
+            e = skip(sink, st, pl, "bad manifest: %s", pe.msg);
+            goto out;
+        }
+        if (dl_manifest_count(man) == 0) {
+            dl_manifest_destroy(man);
+            man = NULL;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         struct dl_zip_entry ze;
         if (dl_zip_entry(z, i, &ze))
             continue;
+        if (man && roles[i] != DL_MANIFEST_ROLE_DATA)
+            continue; /* the manifest itself, or a sidecar: not data */
         /* entry names may be reused by the zip's own storage: keep a copy for the origins */
         char *entry = strdup(ze.name);
         if (!entry) {
             e = DL_ERR_NOMEM;
             goto out;
         }
-        struct place inner = { pl->source, entry };
+        struct place inner = { pl->source, entry, pl->table };
         if (pl->entry) {
             /* a zip inside a zip: name the path through both */
             size_t len = strlen(pl->entry) + strlen(ze.name) + 2;
@@ -482,6 +527,19 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
             free(entry);
             goto out;
         }
+        const struct dl_key_schema *saved_ks = d->o.ks;
+        const struct dl_manifest_entry *me = man ? dl_manifest_match(man, ze.name) : NULL;
+        char rerr[512] = "";
+        if (!e && me) {
+            const struct dl_key_schema *ks = sink->route(sink->ctx, me, rerr, sizeof rerr);
+            if (!ks) {
+                e = DL_ERR_INVALID;
+                snprintf(err, sizeof err, "table '%s' (from %s): %s", me->table, me->source, rerr);
+            } else {
+                d->o.ks = ks;
+                inner.table = me->table;
+            }
+        }
         if (e) {
             e = skip(sink, st, &inner, "cannot read the zip entry: %s", err);
         } else {
@@ -489,6 +547,7 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
             e = decode_bytes(d, &inner, dl_cursor_str(entry), view, depth + 1, sink, st);
             d->nspills--;
         }
+        d->o.ks = saved_ks;
         dl_spill_free(&buf);
         free(entry);
         if (e)
@@ -497,6 +556,9 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
     e = DL_OK;
 out:
     dl_spill_free(&buf);
+    dl_manifest_destroy(man);
+    free(names);
+    free(roles);
     dl_zip_close(z);
     return e;
 }
@@ -540,7 +602,7 @@ static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, st
 enum dl_err dl_decode_object(struct dl_decoder *d, const char *source, struct dl_cursor bytes,
                              const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
-    struct place pl = { source, NULL };
+    struct place pl = { source, NULL, NULL };
     return decode_bytes(d, &pl, dl_cursor_str(source), bytes, 0, sink, st);
 }
 

@@ -27,6 +27,8 @@ struct dl_decode_opts {
     size_t spill_mem;                  /* decompressed data past this goes to a temp file (0 = 64 MiB) */
 };
 
+struct dl_manifest_entry;
+
 struct dl_decode_sink {
     /* An item ready to write. Returning non-OK stops decoding of this object. */
     enum dl_err (*item)(void *ctx, const struct dl_item *it, const struct dl_origin *o);
@@ -34,6 +36,11 @@ struct dl_decode_sink {
     enum dl_err (*reject)(void *ctx, const struct dl_origin *o, const char *reason, struct dl_cursor raw);
     /* An object or zip entry that could not be decoded at all. */
     enum dl_err (*skip)(void *ctx, const struct dl_origin *o, const char *reason);
+    /* Optional: a zip's manifest names a table for a data entry. Return the key schema to map
+     * it with (the table's own, after creating it if needed), or NULL with a reason in err to
+     * skip the entry. Items of the entry then carry origin->table = me->table. Without this
+     * callback, manifests are ignored and everything goes to the default table. */
+    const struct dl_key_schema *(*route)(void *ctx, const struct dl_manifest_entry *me, char *err, size_t errlen);
     void *ctx;
 };
 

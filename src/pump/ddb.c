@@ -216,3 +216,48 @@ out:
     dl_http_req_destroy(r);
     return e;
 }
+
+enum dl_err dl_ddb_create_table(struct dl_net *net, const struct dl_aws_config *cfg, const char *table,
+                                const struct dl_key_schema *ks, char *err, size_t errlen)
+{
+    enum dl_err e;
+    struct dl_http_req *r = dl_http_req_new();
+    char what[400];
+    snprintf(what, sizeof what, "creating table '%s'", table);
+    if (!r)
+        return DL_ERR_NOMEM;
+    e = dl_ddb_prepare(r, cfg, "CreateTable");
+    struct dl_buf *b = &r->body;
+    if (!e)
+        e = dl_buf_append_str(b, "{\"TableName\":");
+    if (!e)
+        e = dl_buf_append_json_str(b, table, strlen(table));
+    if (!e)
+        e = dl_buf_append_str(b, ",\"BillingMode\":\"PAY_PER_REQUEST\",\"KeySchema\":[");
+    for (int i = 0; !e && i < ks->n; i++) {
+        e = dl_buf_append_str(b, i ? ",{\"AttributeName\":" : "{\"AttributeName\":");
+        if (!e)
+            e = dl_buf_append_json_str(b, ks->k[i].name, ks->k[i].name_len);
+        if (!e)
+            e = dl_buf_append_str(b, i ? ",\"KeyType\":\"RANGE\"}" : ",\"KeyType\":\"HASH\"}");
+    }
+    if (!e)
+        e = dl_buf_append_str(b, "],\"AttributeDefinitions\":[");
+    for (int i = 0; !e && i < ks->n; i++) {
+        e = dl_buf_append_str(b, i ? ",{\"AttributeName\":" : "{\"AttributeName\":");
+        if (!e)
+            e = dl_buf_append_json_str(b, ks->k[i].name, ks->k[i].name_len);
+        if (!e)
+            e = dl_buf_printf(b, ",\"AttributeType\":\"%c\"}", ks->k[i].type);
+    }
+    if (!e)
+        e = dl_buf_append_str(b, "]}");
+    if (e)
+        goto out;
+    dl_net_do(net, r);
+    if (r->result != DL_OK || r->status != 200)
+        e = dl_ddb_explain(r, cfg, what, err, errlen);
+out:
+    dl_http_req_destroy(r);
+    return e;
+}

@@ -36,6 +36,11 @@ enum dl_err dl_ddb_describe_table(struct dl_net *net, const struct dl_aws_config
                                   struct dl_table_info *out, char *err, size_t errlen);
 void dl_table_info_free(struct dl_table_info *t);
 
+/* CreateTable: on-demand (PAY_PER_REQUEST) with the given key schema. Does not wait for ACTIVE.
+ * A table that already exists is DL_ERR_AWS with DynamoDB's ResourceInUseException message. */
+enum dl_err dl_ddb_create_table(struct dl_net *net, const struct dl_aws_config *cfg, const char *table,
+                                const struct dl_key_schema *ks, char *err, size_t errlen);
+
 /* Turn a failed DynamoDB call into one message and error code (shared by all synchronous
  * calls). what names the call for the message, e.g. "DescribeTable on table 'Orders'". */
 enum dl_err dl_ddb_explain(const struct dl_http_req *r, const struct dl_aws_config *cfg, const char *what,

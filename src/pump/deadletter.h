@@ -19,6 +19,7 @@ struct dl_origin {
     uint64_t record;     /* 1-based record number within the object (or entry); 0 = n/a */
     uint64_t line;       /* 1-based line where the record starts; 0 = n/a */
     uint64_t column;     /* 1-based column of a parse error; 0 = n/a */
+    const char *table;   /* the destination when a manifest routes the record (NULL = --table) */
     uint64_t tag;        /* the caller's own number for the record (the pump hands it back in
                             on_resolved; the journal uses it); not written to dead letters */
 };

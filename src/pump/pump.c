@@ -360,7 +360,7 @@ static void entry_remove(struct dl_pump *p, struct kentry *e)
 
 static void deadletter(struct dl_pump *p, struct pitem *it, const char *reason)
 {
-    struct dl_origin o = { it->source, it->entry, it->record, it->line, 0, 0 };
+    struct dl_origin o = { it->source, it->entry, it->record, it->line, 0, NULL, 0 };
     if (dl_deadletter_add(p->dlq, &o, reason, dl_cursor_of(it->req, it->req_len), dl_cursor_of(NULL, 0)) &&
         !p->fatal[0])
         copy_trunc(p->fatal, sizeof p->fatal,

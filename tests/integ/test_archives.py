@@ -102,6 +102,57 @@ class Archives(unittest.TestCase):
         self.assertEqual(got["z93-2"], {"uuid": {"S": "z93-2"}, "v": {"S": "b"}})
 
 
+class Manifests(unittest.TestCase):
+    def test_manifest_routes_files_to_tables_and_creates_missing_ones(self):
+        orders = T.unique("Orders")
+        customers = T.unique("Customers")
+        T.make_table(customers, pk=("id", "S"))  # exists; the other is created
+        default = T.make_table()
+        manifest = {"files": [
+            {"file": "data/orders.csv", "table_name": orders, "partition_key": "order_id", "sort_key": "line_no",
+             "key_types": {"order_id": "S", "line_no": "N"}},
+            {"file": "data/customers.ndjson", "TableName": customers, "pk": {"name": "id", "type": "S"}},
+        ]}
+        z1 = zip_bytes([("manifest.json", json.dumps(manifest)),
+                        ("data/orders.csv", "order_id,line_no,sku\no1,1,A\no1,2,B\no2,1,C\n"),
+                        ("data/customers.ndjson", '{"id":"c1","name":"Ann"}\n{"id":"c2","name":"Bo"}\n'),
+                        ("data/unlisted.csv", "uuid\ndefault-1\n")])
+        # the sidecar form: orders2.csv + orders2.json
+        z2 = zip_bytes([("orders2.csv", "order_id,line_no\no9,7\n"),
+                        ("orders2.json", json.dumps({"tablename": orders, "hash_key": "order_id",
+                                                     "range_key": {"name": "line_no", "type": "N"}}))])
+        bucket = T.make_bucket()
+        T.put_objects(bucket, {"dumps/a.zip": z1, "dumps/b.zip": z2})
+        p = T.run("run", f"s3://{bucket}/dumps/", "--table", default)
+        self.assertEqual(p.returncode, 0, T.describe(p))
+        self.assertIn(f"creating table '{orders}'", p.stderr_text)
+        got = sorted((it["order_id"]["S"], int(it["line_no"]["N"]), it.get("sku", {}).get("S")) for it in T.scan(orders))
+        self.assertEqual(got, [("o1", 1, "A"), ("o1", 2, "B"), ("o2", 1, "C"), ("o9", 7, None)])
+        desc = T.ddb().describe_table(TableName=orders)["Table"]
+        self.assertEqual(desc["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual({d["AttributeName"]: d["AttributeType"] for d in desc["AttributeDefinitions"]},
+                         {"order_id": "S", "line_no": "N"})
+        self.assertEqual(sorted(it["id"]["S"] for it in T.scan(customers)), ["c1", "c2"])
+        self.assertEqual([it["uuid"]["S"] for it in T.scan(default)], ["default-1"])
+
+    def test_no_create_skips_the_files_of_a_missing_table(self):
+        missing = T.unique("Missing")
+        default = T.make_table()
+        z = zip_bytes([("manifest.json", json.dumps({"files": [{"file": "m.csv", "table": missing, "pk": "k"}]})),
+                       ("m.csv", "k\nx\n"), ("d.csv", "uuid\nd1\n")])
+        bucket = T.make_bucket()
+        T.put_objects(bucket, {"z.zip": z})
+        with T.TempDir() as d:
+            p = T.run("run", f"s3://{bucket}/", "--table", default, "--no-create", "--dead-letter", f"{d}/dl.ndjson")
+            self.assertEqual(p.returncode, 2, T.describe(p))
+            with open(f"{d}/dl.ndjson") as f:
+                dead = [json.loads(l) for l in f]
+        self.assertEqual(len(dead), 1)
+        self.assertIn("does not exist (and --no-create was given)", dead[0]["reason"])
+        self.assertEqual(dead[0]["entry"], "m.csv")
+        self.assertEqual([it["uuid"]["S"] for it in T.scan(default)], ["d1"])
+
+
 def zip_bytes(entries):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

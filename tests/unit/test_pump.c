@@ -157,7 +157,7 @@ static void test_later_record_wins(void)
             char json[128];
             snprintf(json, sizeof json, "{\"pk\":\"key-%03d\",\"v\":%d}", k, v);
             make_item(&it, json);
-            struct dl_origin o = { "test", NULL, (uint64_t)(v * 200 + k + 1), 0, 0, 0 };
+            struct dl_origin o = { "test", NULL, (uint64_t)(v * 200 + k + 1), 0, 0, NULL, 0 };
             CHECK(dl_pump_submit(p, DL_WRITE_PUT, &it, &o) == DL_OK);
         }
     CHECK(dl_pump_finish(p) == DL_OK);
@@ -231,7 +231,7 @@ static void test_poisoned_batch_loses_only_the_bad_item(void)
             dl_buf_reset(&it.wire);
             dl_buf_append_str(&it.wire, "{\"pk\":{\"S\":\"p-37\"},\"n\":{\"N\":\"not-a-number\"}}");
         }
-        struct dl_origin o = { "poison.json", NULL, (uint64_t)k + 1, (uint64_t)k + 1, 0, 0 };
+        struct dl_origin o = { "poison.json", NULL, (uint64_t)k + 1, (uint64_t)k + 1, 0, NULL, 0 };
         CHECK(dl_pump_submit(p, DL_WRITE_PUT, &it, &o) == DL_OK);
     }
     CHECK(dl_pump_finish(p) == DL_OK);
