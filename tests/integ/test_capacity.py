@@ -127,6 +127,25 @@ class HotKeysAndFaults(unittest.TestCase):
         self.assertEqual(len(got), len(final))
         self.assertFalse([k for k, rec in final.items() if got[k] != expected_item(rec)])
 
+    def test_stalled_requests_time_out_and_nothing_is_lost(self):
+        """5% of BatchWriteItem requests are never answered: the per-attempt timeout fires, the
+        network thread retries them, and every item lands."""
+        sim = T.Sim("--table", "Stall:pk:S", "--wcu", "100000", "--stall-rate", "0.05", "--fault-ops",
+                    "BatchWriteItem", "--seed", "11")
+        try:
+            with T.TempDir() as d:
+                final = ndjson_items(f"{d}/in.ndjson", 5000, size=200, seed=9)
+                p = T.run_sim(sim, "run", f"{d}/in.ndjson", "--table", "Stall", "--timeout", "1", cwd=d)
+                self.assertEqual(p.returncode, 0, T.describe(p))
+            st = sim.stats()
+            got = {it["pk"]["S"]: it for it in sim.items("Stall")}
+        finally:
+            sim.close()
+        print(f"stalls injected: {st['faults']['stall']}")
+        self.assertGreater(st["faults"]["stall"], 3)
+        self.assertEqual(len(got), len(final))
+        self.assertFalse([k for k, rec in final.items() if got[k] != expected_item(rec)])
+
     def test_duplicates_under_throttling_obey_the_ordering_rule(self):
         """40 versions of 500 keys through a small table: UnprocessedItems come back and are
         retried, yet no older version is ever written after a newer one, and the last one stays."""
