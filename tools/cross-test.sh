@@ -5,7 +5,8 @@
 #
 #   tools/cross-test.sh                 # build in a temporary directory, run, clean up
 #   CROSS_OUT=/tmp/x tools/cross-test.sh   # keep the binaries there
-#   CROSS_CC=... QEMU=... DDBLOAD_SHARED_DIR=... override the tools and the test corpora location
+#   CROSS_TESTS="test_json test_jsonfast" tools/cross-test.sh   # a subset of the tests
+#   CROSS_CC=... QEMU=... DDBLOAD_SHARED_DIR=... CROSS_TIMEOUT=secs override the tools, corpora, limit
 #
 # The subset: src/core/{err,buf,arena,json,cpu}.c, src/decode/{jsonrec,jsonfast,csv,csvfast}.c
 # (csvfast when present), src/item/*.c, src/decode/arch/*_scalar.c and *_neon.c; the tests are
@@ -70,7 +71,7 @@ aarch64-linux-gnu-ar rcs "$OUT/libdecode.a" "${objs[@]}" 2>/dev/null || ar rcs "
 
 fail=0
 tests=()
-for t in test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast; do
+for t in ${CROSS_TESTS:-test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast}; do
     src="$ROOT/tests/unit/$t.c"
     [ -f "$src" ] || continue
     if "$CC" "${CFLAGS[@]}" -static \

@@ -32,7 +32,8 @@ static const char help_run[] =
     "\n"
     "input:\n"
     "  --format F           auto (default: by extension, then by content), csv, tsv, json, ndjson,\n"
-    "                       ddb-json (typed items, {\"pk\":{\"S\":\"a\"}})\n"
+    "                       ddb-json (typed items, {\"pk\":{\"S\":\"a\"}}), ddb-export ({\"Item\":{...}}\n"
+    "                       lines), js (module.exports = [...] item files: docs/js-items.md)\n"
     "  --delimiter C        CSV field separator (default ',' for csv, tab for tsv; '\\t' accepted)\n"
     "  --include GLOB       only objects whose key (relative to the SOURCE prefix or directory)\n"
     "                       matches; repeatable. '*' stays within a folder, '**' crosses them, '?',\n"
@@ -293,7 +294,7 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->table = v;
         else if (!strcmp(o, "--format")) {
             if (dl_format_parse(v, &a->format)) {
-                snprintf(err, errlen, "--format %s: expected auto, csv, tsv, json, ndjson or ddb-json", v);
+                snprintf(err, errlen, "--format %s: expected auto, csv, tsv, json, ndjson, ddb-json, ddb-export or js", v);
                 return false;
             }
         } else if (!strcmp(o, "--key"))

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/spill.h"
 #include "decode/csv.h"
+#include "decode/jslit.h"
 #include "decode/jsonrec.h"
 #include "decode/manifest.h"
 
@@ -265,16 +266,18 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
     enum dl_jsonrec_mode mode = fmt == DL_FMT_NDJSON || fmt == DL_FMT_DDB_EXPORT ? DL_JSONREC_NDJSON
                                 : fmt == DL_FMT_JSON ? DL_JSONREC_JSON : DL_JSONREC_AUTO;
     struct dl_jsonrec *r = NULL;
+    struct dl_jslit *js = NULL; /* JavaScript item files: the same records, another reader */
     struct dl_jsonrec_out out;
     struct dl_pos_err pe;
-    enum dl_err e = dl_jsonrec_new(bytes.ptr, bytes.len, mode, &r);
+    enum dl_err e = fmt == DL_FMT_JS ? dl_jslit_new(bytes.ptr, bytes.len, &js)
+                                     : dl_jsonrec_new(bytes.ptr, bytes.len, mode, &r);
     if (e)
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
     for (;;) {
         dl_arena_reset(d->arena);
         dl_pos_err_clear(&pe);
         memset(&out, 0, sizeof out);
-        enum dl_jsonrec_status s = dl_jsonrec_next(r, d->arena, &out, &pe);
+        enum dl_jsonrec_status s = js ? dl_jslit_next(js, d->arena, &out, &pe) : dl_jsonrec_next(r, d->arena, &out, &pe);
         if (s == DL_JSONREC_END)
             break;
         if (s == DL_JSONREC_ERROR || s == DL_JSONREC_FATAL) {
@@ -322,6 +325,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
     e = DL_OK;
 out:
     dl_jsonrec_destroy(r);
+    dl_jslit_destroy(js);
     return e;
 }
 
@@ -449,7 +453,7 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
     struct dl_zip *z = NULL;
-    char err[512];
+    char err[1024];
     struct dl_spill buf;
     struct dl_cursor view;
     struct dl_manifest *man = NULL;
@@ -529,7 +533,7 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
         }
         const struct dl_key_schema *saved_ks = d->o.ks;
         const struct dl_manifest_entry *me = man ? dl_manifest_match(man, ze.name) : NULL;
-        char rerr[512] = "";
+        char rerr[300] = "";
         if (!e && me) {
             const struct dl_key_schema *ks = sink->route(sink->ctx, me, rerr, sizeof rerr);
             if (!ks) {
@@ -593,7 +597,7 @@ static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, st
     case DL_FMT_DDB_EXPORT:
         return decode_json(d, pl, bytes, fmt, sink, st);
     case DL_FMT_JS:
-        return skip(sink, st, pl, "JavaScript item files are not supported by this version");
+        return decode_json(d, pl, bytes, fmt, sink, st);
     default:
         return skip(sink, st, pl, "cannot tell the format from the name or the content (use --format)");
     }

@@ -102,6 +102,35 @@ class Archives(unittest.TestCase):
         self.assertEqual(got["z93-2"], {"uuid": {"S": "z93-2"}, "v": {"S": "b"}})
 
 
+class JavaScriptItems(unittest.TestCase):
+    def test_js_item_files_load_and_code_is_refused(self):
+        good = b"""// seed data for the Movies table
+module.exports = [
+  {Name: 'The Amazing Spider-Man 2', Year: 2014, Genres: ['Action', 'Sci-Fi'], /* note */ Rating: 6.6,},
+  {"Name": "Prisoners", Year: 2013, Info: {Directors: [`Denis Villeneuve`], Budget: 0x2FAF080}, Extra: undefined},
+];
+"""
+        bad = b"export default [\n  {Name: 'X', Released: new Date('2020-01-01')},\n];\n"
+        bucket = T.make_bucket()
+        T.put_objects(bucket, {"seed/test.js": good, "seed/zz-bad.mjs": bad})
+        table = T.make_table(pk=("Name", "S"))
+        with T.TempDir() as d:
+            p = T.run("run", f"s3://{bucket}/seed/", "--table", table, "--dead-letter", f"{d}/dl.ndjson")
+            self.assertEqual(p.returncode, 2, T.describe(p))
+            with open(f"{d}/dl.ndjson") as f:
+                dead = [json.loads(l) for l in f]
+        got = {it["Name"]["S"]: it for it in T.scan(table)}
+        self.assertEqual(got["The Amazing Spider-Man 2"], {
+            "Name": {"S": "The Amazing Spider-Man 2"}, "Year": {"N": "2014"},
+            "Genres": {"L": [{"S": "Action"}, {"S": "Sci-Fi"}]}, "Rating": {"N": "6.6"}})
+        self.assertEqual(T.norm_item(got["Prisoners"]), T.norm_item({
+            "Name": {"S": "Prisoners"}, "Year": {"N": "2013"},
+            "Info": {"M": {"Directors": {"L": [{"S": "Denis Villeneuve"}]}, "Budget": {"N": "50000000"}}}}))
+        self.assertEqual(len(dead), 1)
+        self.assertIn("zz-bad.mjs line 2 column", dead[0]["reason"])
+        self.assertIn("new", dead[0]["reason"])
+
+
 class Manifests(unittest.TestCase):
     def test_manifest_routes_files_to_tables_and_creates_missing_ones(self):
         orders = T.unique("Orders")

@@ -655,6 +655,94 @@ static void test_ndjson_bad_lines(void)
         CHECK_SAME(more[i], strlen(more[i]));
 }
 
+/* A random number text from JSON's grammar (sometimes broken), biased to DynamoDB's edges:
+ * 38/39 significant digits, exponents near -130 and +125, zeros around the digits. */
+static void gen_number(struct sb *b)
+{
+    char buf[256];
+    size_t n = 0;
+    if (rn(3) == 0)
+        buf[n++] = '-';
+    size_t lead = rn(4) == 0 ? 1 : 0; /* "0" integer part */
+    if (lead) {
+        buf[n++] = '0';
+        if (rn(40) == 0)
+            buf[n++] = (char)('0' + rn(10)); /* leading zero: invalid */
+    } else {
+        size_t k = 1 + rn(rn(4) == 0 ? 45 : 8);
+        buf[n++] = (char)('1' + rn(9));
+        for (size_t i = 1; i < k; i++)
+            buf[n++] = rn(3) == 0 ? '0' : (char)('0' + rn(10));
+    }
+    if (rn(2)) {
+        buf[n++] = '.';
+        size_t k = rn(40) == 0 ? 0 : 1 + rn(rn(4) == 0 ? 45 : 6);
+        size_t zeros = rn(4) == 0 ? rn(140) : 0;
+        for (size_t i = 0; i < zeros && n < 200; i++)
+            buf[n++] = '0';
+        for (size_t i = 0; i < k && n < 240; i++)
+            buf[n++] = rn(3) == 0 ? '0' : (char)('0' + rn(10));
+    }
+    if (rn(3) == 0) {
+        buf[n++] = rn(2) ? 'e' : 'E';
+        if (rn(2))
+            buf[n++] = rn(2) ? '+' : '-';
+        static const int exps[] = { 0, 1, 7, 38, 88, 124, 125, 126, 127, 129, 130, 131, 132, 168, 999 };
+        int x = rn(3) ? exps[rn(sizeof exps / sizeof exps[0])] : (int)rn(200);
+        if (rn(40) == 0)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "000");
+        else if (rn(60) != 0)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%d", x);
+    }
+    sb_put(b, buf, n);
+}
+
+/* stage 2's number check (JSON grammar, then DynamoDB's digits and range in one pass) against
+ * parse_number + dl_num_check, through whole records: as values, as N and S keys, and as
+ * DynamoDB JSON N strings. */
+static void test_numbers(void)
+{
+    static const struct dl_key_schema kn = { 1, { { (char *)"k", 1, 'N' }, { NULL, 0, 0 } } };
+    static const struct dl_key_schema ksch = { 1, { { (char *)"k", 1, 'S' }, { NULL, 0, 0 } } };
+    struct sb plain = { 0 }, ddb = { 0 };
+    struct dl_jsonfast_stats st = { 0 };
+    int lines = quick ? 500 : 4000;
+    for (int i = 0; i < lines; i++) {
+        sb_s(&plain, "{\"v\":");
+        gen_number(&plain);
+        sb_s(&plain, ",\"k\":");
+        gen_number(&plain);
+        sb_s(&plain, ",\"l\":[");
+        gen_number(&plain);
+        sb_s(&plain, "]}\n");
+        sb_s(&ddb, "{\"k\":{\"N\":\"");
+        gen_number(&ddb);
+        sb_s(&ddb, "\"},\"v\":{\"N\":\"");
+        gen_number(&ddb);
+        sb_s(&ddb, "\"}}\n");
+    }
+    for (size_t l = 0; l < 4; l++) {
+        if (!dl_fz_has(all_levels[l]))
+            continue;
+        const struct dl_key_schema *schemas[] = { NULL, &kn, &ksch };
+        for (int k = 0; k < 3; k++) {
+            CHECK_INT(dl_fz_json_diff((const uint8_t *)plain.p, plain.len, DL_JSONREC_NDJSON, DL_JSONFAST_PLAIN,
+                                      schemas[k], all_levels[l], 0, why, sizeof why, &st),
+                      0);
+            CHECK_INT(dl_fz_json_diff((const uint8_t *)ddb.p, ddb.len, DL_JSONREC_NDJSON, DL_JSONFAST_DDB,
+                                      schemas[k], all_levels[l], 0, why, sizeof why, &st),
+                      0);
+            if (why[0])
+                fprintf(stderr, "  %s\n", why);
+        }
+    }
+    CHECK(st.fast > 0 && st.fallback > 0); /* both valid and invalid numbers were generated */
+    fprintf(stderr, "numbers: %llu records fast, %llu via the scalar path\n", (unsigned long long)st.fast,
+            (unsigned long long)st.fallback);
+    free(plain.p);
+    free(ddb.p);
+}
+
 /* Records whose DynamoDB JSON is as long as it gets per input byte (stage 2 reserves
  * 9 output bytes per input byte up front and then writes unchecked; ASan builds catch an
  * overrun), each the last thing in the input so the reservation is as tight as it gets. */
@@ -1119,6 +1207,7 @@ int main(void)
     TIMED(test_size_limit);
     TIMED(test_deep_nesting);
     TIMED(test_ndjson_bad_lines);
+    TIMED(test_numbers);
     TIMED(test_output_bound);
     TIMED(test_windows);
     TIMED(test_fast_path_used);
