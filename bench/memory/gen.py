@@ -7,13 +7,13 @@ summary (objects, bytes, records) on stdout; --manifest FILE gets every object a
 items a load must write equals the number of records generated.
 
 Layout at --scale 1 (sizes are of the files; MB = 10^6 bytes):
-  a/ndjson-big-0.ndjson  480 MB     a/csv-big-0.csv   400 MB
-  a/ndjson-big-1.ndjson  300 MB     a/csv-big-1.csv   250 MB
-  b/small-NNN.{ndjson,csv}          160 objects, 0.05-60 MB each, log-uniform (~1.3 GB)
+  a/ndjson-big-0.ndjson  500 MB     a/csv-big-0.csv   420 MB
+  a/ndjson-big-1.ndjson  320 MB     a/csv-big-1.csv   280 MB
+  b/small-NNN.{ndjson,csv}          160 objects, 0.05-70 MB each, log-uniform (~1.5 GB)
   c/export.zip           ~1 GB: entries
-      orders-big.ndjson  640 MB deflate   (the >= 500 MB entry)
-      items.csv          220 MB stored
-      part-NN.{ndjson,csv} 6 x 45 MB deflate
+      orders-big.ndjson  700 MB deflate   (the >= 500 MB entry)
+      items.csv          240 MB stored
+      part-NN.{ndjson,csv} 6 x 55 MB deflate
 The payload is cut from a pool of random base64 (64 MB), so deflate gains only ~25%: the zip
 file is about as large as the data it holds, which keeps "1 GB zip" meaning about 1 GB of records.
 Same --seed, same bytes (Python's random.Random is stable across versions for these calls).
@@ -93,24 +93,24 @@ def main():
         n = write_file(g, p, tag, int(target), fmt)
         objs.append({"key": key, "bytes": os.path.getsize(p), "records": n})
 
-    plain("a/ndjson-big-0.ndjson", 480 * MB * s, "ndjson", "A0")
-    plain("a/ndjson-big-1.ndjson", 300 * MB * s, "ndjson", "A1")
-    plain("a/csv-big-0.csv", 400 * MB * s, "csv", "A2")
-    plain("a/csv-big-1.csv", 250 * MB * s, "csv", "A3")
+    plain("a/ndjson-big-0.ndjson", 500 * MB * s, "ndjson", "A0")
+    plain("a/ndjson-big-1.ndjson", 320 * MB * s, "ndjson", "A1")
+    plain("a/csv-big-0.csv", 420 * MB * s, "csv", "A2")
+    plain("a/csv-big-1.csv", 280 * MB * s, "csv", "A3")
     # many small objects: log-uniform 0.1-45 MB, alternating formats
     for i in range(160):
-        size = 0.05 * MB * (1200 ** g.rng.random()) * s
+        size = 0.05 * MB * (1400 ** g.rng.random()) * s
         fmt = "ndjson" if i % 2 == 0 else "csv"
         plain("b/small-%03d.%s" % (i, fmt), size, fmt, "B%03d" % i)
 
     zkey = "c/export.zip"
     zp = os.path.join(a.out, zkey)
     os.makedirs(os.path.dirname(zp), exist_ok=True)
-    entries = [("orders-big.ndjson", 640 * MB * s, "ndjson", zipfile.ZIP_DEFLATED, "Z0"),
-               ("items.csv", 220 * MB * s, "csv", zipfile.ZIP_STORED, "Z1")]
+    entries = [("orders-big.ndjson", 700 * MB * s, "ndjson", zipfile.ZIP_DEFLATED, "Z0"),
+               ("items.csv", 240 * MB * s, "csv", zipfile.ZIP_STORED, "Z1")]
     for k in range(6):
         fmt = "ndjson" if k % 2 == 0 else "csv"
-        entries.append(("part-%02d.%s" % (k, fmt), 45 * MB * s, fmt, zipfile.ZIP_DEFLATED, "Z%d" % (k + 2)))
+        entries.append(("part-%02d.%s" % (k, fmt), 55 * MB * s, fmt, zipfile.ZIP_DEFLATED, "Z%d" % (k + 2)))
     zrec = 0
     zents = []
     with zipfile.ZipFile(zp, "w", allowZip64=True) as zf:

@@ -16,8 +16,10 @@
 # needs ~10 GB free in $TMPDIR (data, s3rver's copy, spill files) and ~8 GB of RAM for ddbsim.
 # A measurement, not a test: it exits 0 when every run completed, whatever the figures.
 #
-# usage: bench/memory/run.sh [--scale S] [--budgets "512M 256M default"] [--out DIR]
-#   --scale S   multiply every object size (0.05 = a ~200 MB smoke run)
+# usage: bench/memory/run.sh [--scale S] [--budgets "512M 256M default"] [--out DIR] [--compare BIN]
+#   --scale S      multiply every object size (0.05 = a ~200 MB smoke run)
+#   --compare BIN  also run every budget with another ddbload binary (e.g. a candidate fix), on
+#                  the same uploaded data; its rows are labelled B-compare
 # binaries: DDBLOAD=path DDBSIM=path, or BUILD=dir holding ddbload and tools/ddbsim/ddbsim
 #   (e.g. one made with cmake -DCMAKE_BUILD_TYPE=Release); otherwise builds a Release build in
 #   ${TMPDIR:-/tmp}/ddbload-membench-build from the working tree, or from commit MEM_BENCH_REV
@@ -29,11 +31,13 @@ root=$(cd "$here/../.." && pwd)
 scale=1
 budgets="512M 256M default"
 out=""
+compare=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --scale) scale=$2; shift 2 ;;
     --budgets) budgets=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --compare) compare=$2; shift 2 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -67,6 +71,7 @@ if [ -z "${DDBLOAD:-}" ] || [ -z "${DDBSIM:-}" ]; then
     DDBSIM=${DDBSIM:-$BUILD/tools/ddbsim/ddbsim}
 fi
 [ -x "$DDBLOAD" ] && [ -x "$DDBSIM" ] || { echo "run.sh: no ddbload/ddbsim binaries ($DDBLOAD, $DDBSIM)" >&2; exit 1; }
+[ -z "$compare" ] || [ -x "$compare" ] || { echo "run.sh: --compare $compare is not executable" >&2; exit 1; }
 
 # ---------------------------------------------------------------- cleanup
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbload-membench.XXXXXX")
@@ -138,21 +143,34 @@ stop_sim() {
     sim_pid=""
 }
 
-for b in $budgets; do
-    d=$out/${b}
-    mkdir -p "$d" "$work/run-$b/tmp"
-    start_sim "$work/sim-$b.log"
+labels=""
+for b in $budgets; do labels="$labels $b"; [ -z "$compare" ] || labels="$labels $b-compare"; done
+{
+    echo "ddbload: $DDBLOAD"
+    "$DDBLOAD" --version 2>/dev/null || true
+    [ -z "$compare" ] || echo "compare: $compare"
+    echo "ddbsim:  $DDBSIM"
+    echo "host: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GB RAM, $(uname -r)"
+} >"$out/binaries.txt"
+
+for label in $labels; do
+    b=${label%-compare}
+    bin=$DDBLOAD
+    [ "$label" = "$b" ] || bin=$compare
+    d=$out/$label
+    mkdir -p "$d" "$work/run-$label/tmp"
+    start_sim "$work/sim-$label.log"
     mem_args=()
     [ "$b" = default ] || mem_args=(--memory "$b")
-    stamp "run: --memory $b (ddbsim on port $sim_port)"
+    stamp "run $label: $bin --memory $b (ddbsim on port $sim_port)"
     set +e
     (
-        cd "$work/run-$b"
+        cd "$work/run-$label"
         exec env AWS_ENDPOINT_URL_S3="$DDBLOAD_TEST_S3_ENDPOINT" AWS_ENDPOINT_URL_DYNAMODB="$sim_url" \
             AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 \
-            TMPDIR="$work/run-$b/tmp" \
+            TMPDIR="$work/run-$label/tmp" \
             timeout "$RUN_TIMEOUT" /usr/bin/time -v -o "$d/time.txt" \
-            "$DDBLOAD" run s3://membench/ --table Mem "${mem_args[@]}" --quiet --report "$d/report.json"
+            "$bin" run s3://membench/ --table Mem "${mem_args[@]}" --quiet --report "$d/report.json"
     ) >"$d/stdout.txt" 2>"$d/stderr.txt" &
     run_pid=$!
     python3 "$here/sample.py" "$run_pid" "$d/rss" --sim "$sim_url" --interval 0.5 &
@@ -166,10 +184,10 @@ for b in $budgets; do
     curl -s --max-time 30 "$sim_url/_sim/stats" >"$d/sim-stats.json" || true
     stop_sim
     # the run's temp dir must be empty: spill files are unlinked at creation
-    ls -A "$work/run-$b/tmp" >"$d/leftover-tmp.txt"
-    rm -rf "$work/run-$b"
+    ls -A "$work/run-$label/tmp" >"$d/leftover-tmp.txt"
+    rm -rf "$work/run-$label"
     stamp "  exit status $rc; $(grep -E 'Maximum resident|Elapsed' "$d/time.txt" 2>/dev/null | sed 's/^\s*//' | tr '\n' ';')"
 done
 
-python3 "$here/summarize.py" "$out" --budgets "$budgets" --expected "$expected" | tee "$out/summary.md"
+python3 "$here/summarize.py" "$out" --budgets "$labels" --expected "$expected" | tee "$out/summary.md"
 stamp "done; results in $out"

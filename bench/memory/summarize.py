@@ -2,6 +2,9 @@
 """Table and RSS profile of a bench/memory/run.sh result directory (prints Markdown).
 
 usage: summarize.py OUT --budgets "512M 256M default" --expected N
+Budgets may carry a "-compare" suffix (run.sh --compare). "writes have reached" names the object
+whose records the simulator's items_written count is in: decoding runs ahead of it by the pump's
+queue (up to a quarter of the budget), so the open spill files say better what is being read.
 Reads OUT/data.json (gen.py's manifest) and, per budget, OUT/B/{time.txt, report.json,
 sim-stats.json, rss.csv, exit-status, leftover-tmp.txt}; writes OUT/summary.json too.
 """
@@ -15,6 +18,7 @@ UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def budget_bytes(b):
+    b = b[:-len("-compare")] if b.endswith("-compare") else b
     if b == "default":
         return 1 << 30
     m = re.fullmatch(r"(\d+)([KMGT]?)", b, re.I)
@@ -145,11 +149,11 @@ def main():
         data.get("objects", 0), data.get("bytes", 0) / 1e9, "{:,}".format(a.expected),
         data.get("zip_bytes", 0) / 1e9, data.get("zip_expanded", 0) / 1e9))
     print("| --memory | peak RSS (time -v) MiB | max RssAnon MiB | max RssFile MiB | wall s | CPU s (user+sys) "
-          "| items written (sim / report / expected) | exit | within budget |")
+          "| items written (sim / report / expected) | exit | peak within budget |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |")
     for r in rows:
         print("| %s | %.0f | %s | %s | %.1f | %.0f | %s / %s / %s %s | %s | %s |" % (
-            r["budget"] if r["budget"] != "default" else "default (1G)", r["max_rss_mib"],
+            r["budget"].replace("default", "default (1G)"), r["max_rss_mib"],
             mb(r.get("max_anon_kb", 0)), mb(r.get("max_file_kb", 0)), r["wall_s"], r["user_s"] + r["sys_s"],
             "{:,}".format(r["items_sim"] or 0), "{:,}".format(r["items_report"] or 0), "{:,}".format(r["expected"]),
             "ok" if r["items_ok"] else "MISMATCH", r["exit_status"],
@@ -158,7 +162,7 @@ def main():
     for r in rows:
         p = r["peak_sample"]
         if p:
-            print("- %s: highest sample %s MiB (anon %s, file-backed %s) at %.1f s, %s items written (records of %s); "
+            print("- %s: highest sample %s MiB (anon %s, file-backed %s) at %.1f s, %s items written (writes had reached %s); "
                   "open spill files: %s; largest spill total %.0f MB; temp files left: %d" % (
                       r["budget"], mb(p["rss_kb"]), mb(p["anon_kb"]), mb(p["file_kb"]), p["t_s"],
                       "{:,}".format(p["items_written"] or 0), p["loading"], p["open_spills"],
@@ -168,7 +172,7 @@ def main():
         if not samples:
             continue
         print("RSS profile, --memory %s (every ~%d samples; MiB):\n" % (b, max(1, len(samples) // 24)))
-        print("| t s | RSS | anon | file | items written | loading | open spill files |")
+        print("| t s | RSS | anon | file | items written | writes have reached | open spill files (largest 3) |")
         print("| ---: | ---: | ---: | ---: | ---: | --- | --- |")
         step = max(1, len(samples) // 24)
         pk = max(range(len(samples)), key=lambda i: int(samples[i]["rss_kb"]))

@@ -288,23 +288,33 @@ static bool unescape(struct dl_csvfast *r, size_t field, const uint8_t *b, size_
 }
 
 /* Field p[fs..g) of a record the masks describe exactly; m is the block holding g, which
- * starts at base. False: fall back. */
-static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r, size_t *nf, size_t fs, size_t g,
-                                                            const struct dl_csv_masks *m, size_t base)
+ * starts at base. cur/cap are the caller's copies of r->cur/r->cur_alloc (kept in registers:
+ * stores to a field's length could otherwise alias r->cur_alloc). False: fall back. */
+static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r, struct dl_cursor **cur,
+                                                            size_t *cap, size_t *nf, size_t fs, size_t g,
+                                                            const struct dl_csv_masks *m, uint64_t quote,
+                                                            size_t base)
 {
-    if (*nf == r->cur_alloc && !grow_fields(r))
-        return false;
+    if (*nf == *cap) {
+        if (!grow_fields(r))
+            return false;
+        *cur = r->cur;
+        *cap = r->cur_alloc;
+    }
     const uint8_t *fp = r->p + fs;
     size_t n = g - fs;
-    struct dl_cursor *c = &r->cur[*nf];
+    struct dl_cursor *c = &(*cur)[*nf];
     size_t off = fs - base; /* huge when the field began in an earlier block */
-    if (off < 64) {
+    if (off < 64 && !quote) {
+        c->ptr = fp;
+        c->len = n;
+    } else if (off < 64) {
         /* branch-free: a quoted field drops its quotes (the closing one is p[g-1]); quote bits
          * strictly inside a field can only be "" pairs of a quoted one */
-        uint64_t q = n ? (m->quote >> off) & 1 : 0;
+        uint64_t q = n ? (quote >> off) & 1 : 0;
         c->ptr = fp + q;
         c->len = n - 2 * q;
-        if (n >= 2 && (m->quote & ((((uint64_t)1 << (g - 1 - base)) - 1) & ~(((uint64_t)2 << off) - 1))) &&
+        if (n >= 2 && (quote & ((((uint64_t)1 << (g - 1 - base)) - 1) & ~(((uint64_t)2 << off) - 1))) &&
             !unescape(r, *nf, fp + 1, n - 2))
             return false;
     } else if (n && (int)*fp == r->quote) {
@@ -318,6 +328,7 @@ static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r
         c->ptr = fp;
         c->len = n;
     }
+    (void)m;
     (*nf)++;
     return true;
 }
@@ -349,6 +360,8 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
     size_t s, fs, nf = 0;
     uint64_t sline;
     bool high = false;
+    struct dl_cursor *cur = r->cur;
+    size_t cap = r->cur_alloc;
 
     memset(row, 0, sizeof *row);
     if (r->fb) {
@@ -369,6 +382,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             break;
         const struct dl_csv_masks *m = &r->m[r->bi];
         const size_t base = r->wbase + 64 * r->bi;
+        const uint64_t quote = m->quote, eolm = m->eol;
         uint64_t sep = r->sep;
         /* the masks are exact up to the first bad quote: the record that holds it (the one
          * open when the separators before it run out) goes to the scalar reader */
@@ -377,20 +391,21 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
         while (sep) {
             unsigned t = (unsigned)__builtin_ctzll(sep);
             sep &= sep - 1;
-            uint64_t upto = ((uint64_t)2 << t) - 1; /* bits 0..t */
             size_t g = base + t;
-            bool eol = (m->eol >> t) & 1;
-            if (eol && g == s) { /* a blank line */
+            if (!((eolm >> t) & 1)) { /* a delimiter */
+                if (!add_field(r, &cur, &cap, &nf, fs, g, m, quote, base))
+                    return fallback(r, row, err, s, sline);
+                fs = g + 1;
+                continue;
+            }
+            uint64_t upto = ((uint64_t)2 << t) - 1; /* bits 0..t */
+            if (g == s) { /* a blank line */
                 s = fs = g + 1;
                 sline = r->blk_line + dl_popcount64(m->lb & upto);
                 continue;
             }
-            if (!add_field(r, &nf, fs, g, m, base))
+            if (!add_field(r, &cur, &cap, &nf, fs, g, m, quote, base))
                 return fallback(r, row, err, s, sline);
-            if (!eol) {
-                fs = g + 1;
-                continue;
-            }
             /* the record ends at the line break g */
             if (r->check_utf8 && !high) {
                 size_t lo = s > base ? s - base : 0;
@@ -424,7 +439,8 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
     }
     if (r->ks.inside) /* unterminated quoted field */
         return fallback(r, row, err, s, sline);
-    if (!add_field(r, &nf, fs, r->len, &r->m[r->nb - 1], r->wbase + 64 * (r->nb - 1)))
+    if (!add_field(r, &cur, &cap, &nf, fs, r->len, &r->m[r->nb - 1], r->m[r->nb - 1].quote,
+                   r->wbase + 64 * (r->nb - 1)))
         return fallback(r, row, err, s, sline);
     r->pos = r->len;
     return finish(r, row, err, s, r->len, sline, nf, high);

@@ -17,6 +17,7 @@
 #include "test.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static int scale = 1; /* DL_TEST_QUICK=1 (under emulation): fewer generated inputs */
 static uint32_t rnd(void)
 {
     rng ^= rng << 13;
@@ -203,7 +204,7 @@ static void test_plan_adversarial(void)
         "\r\n", "\"q\"\"\"\"\n\"\n", "a,\"\n\",\"\r\"\r\n",
     };
     size_t nrec = sizeof recs / sizeof recs[0];
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 60 / scale; round++) {
         size_t n = 0;
         while (n < 3000) {
             const char *r = recs[rnd() % nrec];
@@ -267,7 +268,7 @@ static void test_plan_random(void)
     for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++) {
         if (dl_cpu_force((enum dl_simd_level)l) < 0)
             continue;
-        for (int it = 0; it < 400; it++) {
+        for (int it = 0; it < 400 / scale; it++) {
             size_t n = 0, want = rnd() % (it % 20 == 0 ? 20000 : 1500);
             uint32_t bias = rnd() % 3;
             while (n + 4 < want) {
@@ -568,6 +569,9 @@ static void test_run_decode(void)
 
 int main(void)
 {
+    const char *quick = getenv("DL_TEST_QUICK");
+    if (quick && *quick && *quick != '0')
+        scale = 10;
     TEST_RUN(test_plan_basics);
     TEST_RUN(test_plan_adversarial);
     TEST_RUN(test_plan_malformed);

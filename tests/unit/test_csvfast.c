@@ -14,6 +14,9 @@
 
 static const char *kernel_name = "";
 
+/* DL_TEST_QUICK=1 (tools/cross-test.sh, under emulation): fewer generated inputs. */
+static int scale = 1;
+
 static void show(const uint8_t *p, size_t n)
 {
     fprintf(stderr, "  input (%zu bytes): \"", n);
@@ -197,7 +200,7 @@ static void test_block_boundaries(void)
     FOR_EACH_KERNEL {
         for (size_t i = 0; i < sizeof hand / sizeof hand[0]; i++) {
             size_t hl = strlen(hand[i]);
-            for (size_t pad = 0; pad < 140; pad++) {
+            for (size_t pad = 0; pad < 140; pad += (size_t)scale) {
                 for (int kind = 0; kind < 3; kind++) {
                     size_t n = 0;
                     if (kind == 0) { /* a record of filler, then the case */
@@ -295,7 +298,7 @@ static void test_random(void)
                                          "\xE2\x82\xAC", "\xFF", "\xC3", "\xEF\xBB\xBF", "'", "xyz" };
     const size_t natoms = sizeof atoms / sizeof atoms[0];
     static uint8_t buf[4096];
-    int inputs = 50000;
+    int inputs = 50000 / scale;
     FOR_EACH_KERNEL {
         for (int it = 0; it < inputs; it++) {
             size_t n = 0, want = rnd() % (it % 10 == 0 ? 1500 : 200);
@@ -417,7 +420,7 @@ static void test_utf8_kernels(void)
                             seq[3] = conts[d];
                             /* at the start, straddling the 16- and 32-byte steps, and last */
                             static const size_t ats[] = { 0, 13, 14, 15, 29, 30, 31, 45 };
-                            for (size_t ai = 0; ai < sizeof ats / sizeof ats[0]; ai++) {
+                            for (size_t ai = 0; ai < sizeof ats / sizeof ats[0]; ai += (size_t)(scale > 1 ? 3 : 1)) {
                                 size_t at = ats[ai];
                                 memset(buf, 'a', at);
                                 memcpy(buf + at, seq, (size_t)len);
@@ -438,7 +441,7 @@ static void test_utf8_kernels(void)
                                              "\xEF\xBF\xBF", "\xF4\x8F\xBF\xBF", "\xC3", "\x80", "\xE2\x82",
                                              "\xF0\x9F", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xC0\xAF",
                                              "\xE0\x80\xAF", "\xFF", "abcdefghijklmnop" };
-        for (int it = 0; it < 20000; it++) {
+        for (int it = 0; it < 20000 / scale; it++) {
             size_t n = 0, want = rnd_len();
             bool rare = it % 2;
             while (n + 16 < want) {
@@ -460,6 +463,9 @@ static void test_utf8_kernels(void)
 
 int main(void)
 {
+    const char *quick = getenv("DL_TEST_QUICK");
+    if (quick && *quick && *quick != '0')
+        scale = 10;
     find_levels();
     fprintf(stderr, "kernels:");
     for (int i = 0; i < nlevels; i++)

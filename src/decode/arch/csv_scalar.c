@@ -3,6 +3,8 @@
  * kernel selector, since this is the one arch/ file every build has. */
 #include "decode/arch/csv_kernels.h"
 
+#include <pthread.h>
+
 #include "core/json.h" /* dl_utf8_valid */
 
 /* Bit i of the result is the XOR of bits 0..i of x (what a carry-less multiply by all ones
@@ -46,9 +48,20 @@ static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
 
 const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify, utf8_valid };
 
+/* dl_cpu_has runs CPUID, which a virtual machine may trap: ask once, not per reader. */
+static bool has[DL_SIMD_NEON + 1];
+static pthread_once_t has_once = PTHREAD_ONCE_INIT;
+
+static void find_has(void)
+{
+    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+        has[l] = dl_cpu_has((enum dl_simd_level)l);
+}
+
 const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level)
 {
-    if (!dl_cpu_has(level))
+    pthread_once(&has_once, find_has);
+    if ((int)level < DL_SIMD_SCALAR || level > DL_SIMD_NEON || !has[level])
         return &dl_csv_kernel_scalar;
     switch (level) {
 #if defined(__x86_64__)
