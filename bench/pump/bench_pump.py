@@ -308,10 +308,12 @@ def summarize(cfg, results):
                        key=lambda s: int(s.split("-")[1][:-1]))
     if ceil_scen:
         log(cfg, "\n| load | contender | runs | items/s min / median | CPU s per M items min / median "
-                 "| ddbsim CPU s/M | background CPU s/run | ddbload ÷ contender (median) |")
-        log(cfg, "|---|---|---|---|---|---|---|---|")
+                 "| ddbsim CPU s/M | other processes, cores (median) | ddbload ÷ contender, items/s (median) "
+                 "| contender ÷ ddbload, CPU per item (median) |")
+        log(cfg, "|---|---|---|---|---|---|---|---|---|")
     for s in ceil_scen:
         dd = med([r["items_per_s"] for r in by.get((s, "ddbload"), [])])
+        ddc = med([r["cpu_s_per_M"] for r in by.get((s, "ddbload"), [])])
         for who in ("ddbload", "boto3", "js"):
             rs = by.get((s, who))
             if not rs:
@@ -319,26 +321,29 @@ def summarize(cfg, results):
             ips = [r["items_per_s"] for r in rs]
             cpm = [r["cpu_s_per_M"] for r in rs]
             scpm = [r["sim_cpu_s"] / r["written"] * 1e6 if r["written"] else None for r in rs]
-            ratio = ""
+            ratio = cratio = ""
             if who != "ddbload" and dd:
                 ratio = "%.1f× (target ≥ %g×)" % (dd / med(ips), TARGET_CEIL[who])
+            if who != "ddbload" and ddc:
+                cratio = "%.1f×" % (med(cpm) / ddc)
             tl = " (%g s time-limited)" % cfg.peer_seconds if any(r["time_limited"] for r in rs) else ""
-            row = "| %s, %s items | %s%s | %d | %s / %s | %s / %s | %s | %s | %s |" % (
+            row = "| %s, %s items | %s%s | %d | %s / %s | %s / %s | %s | %s | %s | %s |" % (
                 s.split("-")[1], fmt(rs[0]["items"]), who, tl, len(rs), fmt(mn(ips)), fmt(med(ips)),
                 fmt(mn(cpm), ".2f"), fmt(med(cpm), ".2f"), fmt(med(scpm), ".2f"),
-                fmt(med([r["background_cpu_s"] for r in rs]), ".1f"), ratio)
+                fmt(med([r["background_cpu_s"] / r["wall_s"] for r in rs]), ".2f"), ratio, cratio)
             log(cfg, row)
             rows.append({"scenario": s, "who": who, "runs": len(rs), "items_per_s_min": mn(ips),
                          "items_per_s_median": med(ips), "cpu_s_per_M_min": mn(cpm), "cpu_s_per_M_median": med(cpm),
-                         "ddbload_ratio": (dd / med(ips)) if who != "ddbload" and dd else None})
+                         "ddbload_ratio": (dd / med(ips)) if who != "ddbload" and dd else None,
+                         "cpu_ratio": (med(cpm) / ddc) if who != "ddbload" and ddc else None})
     # (c)
     cap_scen = sorted({r["scenario"] for r in results if r["scenario"].startswith("capacity")},
                       key=lambda s: int(s.split("-")[1]))
     if cap_scen:
         log(cfg, "\n| table | contender | runs | time to load, s (min / median) | ÷ ideal min / median "
                  "(target ≤ 1.05) | WCU/s reached (median) | throttled requests min / median / max "
-                 "(target < 5%) | items refused (median) |")
-        log(cfg, "|---|---|---|---|---|---|---|---|")
+                 "(target < 5%) | items refused (median) | other processes, cores (median) |")
+        log(cfg, "|---|---|---|---|---|---|---|---|---|")
     for s in cap_scen:
         for who in ("ddbload", "boto3", "js"):
             rs = by.get((s, who))
@@ -349,12 +354,13 @@ def summarize(cfg, results):
             vi = [r["vs_ideal"] for r in rs]
             th = [r["throttled_share"] for r in rs]
             fails = sum(1 for r in rs if r["exit"] or r["killed"])
-            row = "| %s WCU, %s items, ideal %.0f s | %s | %d%s | %s%s / %s | %.3f / %.3f | %s | %.2f%% / %.2f%% / %.2f%% | %.1f%% |" % (
+            row = "| %s WCU, %s items, ideal %.0f s | %s | %d%s | %s%s / %s | %.3f / %.3f | %s | %.2f%% / %.2f%% / %.2f%% | %.1f%% | %.2f |" % (
                 fmt(rs[0]["wcu"]), fmt(rs[0]["items"]), rs[0]["ideal_s"], who, len(rs),
                 (" (%d failed)" % fails) if fails else "",
                 "projected " if proj else "", fmt(mn(lt), ".1f"), fmt(med(lt), ".1f"), mn(vi), med(vi),
                 fmt(med([r["rate_wcu_per_s"] for r in rs])), 100 * mn(th), 100 * med(th), 100 * mx(th),
-                100 * med([r["refused_item_share"] for r in rs]))
+                100 * med([r["refused_item_share"] for r in rs]),
+                med([r["background_cpu_s"] / r["wall_s"] for r in rs]))
             log(cfg, row)
             rows.append({"scenario": s, "who": who, "runs": len(rs), "projected": proj, "load_s_min": mn(lt),
                          "load_s_median": med(lt), "vs_ideal_min": mn(vi), "vs_ideal_median": med(vi),
@@ -365,8 +371,8 @@ def summarize(cfg, results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ddbload", required=True)
-    ap.add_argument("--ddbsim", required=True)
+    ap.add_argument("--ddbload")
+    ap.add_argument("--ddbsim")
     ap.add_argument("--node", default="node")
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="a,b,c", help="scenarios: a (ceiling), b (peers), c (capacity)")
@@ -379,7 +385,20 @@ def main():
                     help="a peer's capacity run stops at this × ideal + 2 s, and its time is projected")
     ap.add_argument("--wcus", default="1000,5000,20000")
     ap.add_argument("--js-concurrency", type=int, default=16)
+    ap.add_argument("--summarize", action="store_true",
+                    help="only print the summary of the runs.json already in --out")
     cfg = ap.parse_args()
+    if cfg.summarize:
+        with open(os.path.join(cfg.out, "runs.json")) as f:
+            results = json.load(f)
+        cfg.peer_seconds = next((r["time_limit"] for r in results if r["scenario"].startswith("ceiling")
+                                 and r["who"] != "ddbload"), cfg.peer_seconds)
+        cfg.out = os.path.join(cfg.out, "resummarized")
+        os.makedirs(cfg.out, exist_ok=True)
+        summarize(cfg, results)
+        return
+    if not cfg.ddbload or not cfg.ddbsim:
+        ap.error("--ddbload and --ddbsim are required")
     only = set(cfg.only.split(","))
     cfg.who = {"ddbload"} | ({"boto3", "js"} if "b" in only else set())
     cfg.wcus = [int(x) for x in cfg.wcus.split(",")]

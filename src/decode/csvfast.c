@@ -287,13 +287,12 @@ static bool unescape(struct dl_csvfast *r, size_t field, const uint8_t *b, size_
     return true;
 }
 
-/* Field p[fs..g) of a record the masks describe exactly; m is the block holding g, which
- * starts at base. cur/cap are the caller's copies of r->cur/r->cur_alloc (kept in registers:
+/* Field p[fs..g) of a record the masks describe exactly; quote is the quote mask of the
+ * block holding g, which starts at base. cur/cap are the caller's copies of r->cur/r->cur_alloc (kept in registers:
  * stores to a field's length could otherwise alias r->cur_alloc). False: fall back. */
 static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r, struct dl_cursor **cur,
                                                             size_t *cap, size_t *nf, size_t fs, size_t g,
-                                                            const struct dl_csv_masks *m, uint64_t quote,
-                                                            size_t base)
+                                                            uint64_t quote, size_t base)
 {
     if (*nf == *cap) {
         if (!grow_fields(r))
@@ -328,7 +327,6 @@ static inline __attribute__((always_inline)) bool add_field(struct dl_csvfast *r
         c->ptr = fp;
         c->len = n;
     }
-    (void)m;
     (*nf)++;
     return true;
 }
@@ -393,7 +391,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
             sep &= sep - 1;
             size_t g = base + t;
             if (!((eolm >> t) & 1)) { /* a delimiter */
-                if (!add_field(r, &cur, &cap, &nf, fs, g, m, quote, base))
+                if (!add_field(r, &cur, &cap, &nf, fs, g, quote, base))
                     return fallback(r, row, err, s, sline);
                 fs = g + 1;
                 continue;
@@ -404,7 +402,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
                 sline = r->blk_line + dl_popcount64(m->lb & upto);
                 continue;
             }
-            if (!add_field(r, &cur, &cap, &nf, fs, g, m, quote, base))
+            if (!add_field(r, &cur, &cap, &nf, fs, g, quote, base))
                 return fallback(r, row, err, s, sline);
             /* the record ends at the line break g */
             if (r->check_utf8 && !high) {
@@ -439,8 +437,7 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
     }
     if (r->ks.inside) /* unterminated quoted field */
         return fallback(r, row, err, s, sline);
-    if (!add_field(r, &cur, &cap, &nf, fs, r->len, &r->m[r->nb - 1], r->m[r->nb - 1].quote,
-                   r->wbase + 64 * (r->nb - 1)))
+    if (!add_field(r, &cur, &cap, &nf, fs, r->len, r->m[r->nb - 1].quote, r->wbase + 64 * (r->nb - 1)))
         return fallback(r, row, err, s, sline);
     r->pos = r->len;
     return finish(r, row, err, s, r->len, sline, nf, high);

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/spill.h"
 #include "decode/csv.h"
+#include "decode/csvfast.h"
+#include "decode/jsonfast.h"
 #include "decode/jslit.h"
 #include "decode/jsonrec.h"
 #include "decode/manifest.h"
@@ -144,19 +146,19 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
     struct dl_csv_opts co = { .delim = (uint8_t)delim, .quote = '"', .check_utf8 = true };
-    struct dl_csv *r = NULL;
+    struct dl_csvfast *r = NULL; /* SIMD reader, identical to dl_csv */
     struct dl_cursor *names = NULL;
     size_t nnames = 0;
     uint64_t nrows = 0;
     struct dl_csv_row row;
     struct dl_pos_err pe;
-    enum dl_err e = dl_csv_new(bytes.ptr, bytes.len, &co, &r);
+    enum dl_err e = dl_csvfast_new(bytes.ptr, bytes.len, &co, &r);
     if (e)
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as CSV: %s", dl_err_str(e));
     /* the header: the first record that reads cleanly names the attributes */
     for (;;) {
         dl_pos_err_clear(&pe);
-        e = dl_csv_next(r, &row, &pe);
+        e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out;
         if (e) {
@@ -207,7 +209,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
     }
     for (;;) {
         dl_pos_err_clear(&pe);
-        e = dl_csv_next(r, &row, &pe);
+        e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
@@ -254,15 +256,58 @@ out_store:
     free(store);
 out:
     free(names);
-    dl_csv_destroy(r);
+    dl_csvfast_destroy(r);
     return e;
 }
 
 /* ---------- JSON, NDJSON, DynamoDB JSON ---------- */
 
+/* Plain JSON, NDJSON and typed DynamoDB JSON: the SIMD decoder builds items without a DOM, with
+ * results identical to the scalar readers below (docs/simd-json.md). */
+static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes,
+                                    enum dl_format fmt, const struct dl_decode_sink *sink,
+                                    struct dl_decode_stats *st)
+{
+    enum dl_jsonrec_mode mode = fmt == DL_FMT_NDJSON ? DL_JSONREC_NDJSON
+                                : fmt == DL_FMT_JSON ? DL_JSONREC_JSON : DL_JSONREC_AUTO;
+    struct dl_jsonfast *r = NULL;
+    struct dl_jsonrec_out info;
+    struct dl_pos_err pe;
+    enum dl_err e = dl_jsonfast_new(bytes.ptr, bytes.len, mode, fmt == DL_FMT_DDB_JSON ? DL_JSONFAST_DDB : DL_JSONFAST_PLAIN,
+                                    d->o.ks, &r);
+    if (e)
+        return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
+    for (;;) {
+        dl_pos_err_clear(&pe);
+        memset(&info, 0, sizeof info);
+        enum dl_jsonrec_status s = dl_jsonfast_next(r, &d->item, &info, &pe);
+        if (s == DL_JSONREC_END)
+            break;
+        if (s == DL_JSONREC_ERROR || s == DL_JSONREC_FATAL) {
+            if (pe.code == DL_ERR_NOMEM) {
+                e = DL_ERR_NOMEM;
+                goto out;
+            }
+            e = reject(sink, st, pl, info.record, pe.line, pe.column, info.raw, "%s", pe.msg);
+            if (e || s == DL_JSONREC_FATAL)
+                goto out;
+            continue;
+        }
+        consumed(d, bytes.ptr + info.offset);
+        if ((e = emit(d, sink, st, pl, info.record, info.line)))
+            goto out;
+    }
+    e = DL_OK;
+out:
+    dl_jsonfast_destroy(r);
+    return e;
+}
+
 static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes,
                                enum dl_format fmt, const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
+    if (fmt == DL_FMT_JSON || fmt == DL_FMT_NDJSON || fmt == DL_FMT_DDB_JSON || fmt == DL_FMT_AUTO)
+        return decode_json_fast(d, pl, bytes, fmt, sink, st);
     enum dl_jsonrec_mode mode = fmt == DL_FMT_NDJSON || fmt == DL_FMT_DDB_EXPORT ? DL_JSONREC_NDJSON
                                 : fmt == DL_FMT_JSON ? DL_JSONREC_JSON : DL_JSONREC_AUTO;
     struct dl_jsonrec *r = NULL;

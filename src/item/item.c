@@ -663,6 +663,19 @@ static void append_key_part(struct dl_buf *key, char type, const void *p, size_t
         *e = dl_buf_append(key, p, len);
 }
 
+/* Every key is S or N and its name and value need no JSON escaping. */
+static bool keys_plain(const struct enc *st)
+{
+    const struct dl_key_schema *ks = st->ks;
+    for (int k = 0; k < ks->n; k++) {
+        char t = ks->k[k].type;
+        if ((t != 'S' && t != 'N') || !plain_ascii((const uint8_t *)ks->k[k].name, ks->k[k].name_len) ||
+            !plain_ascii(st->kv[k].raw.ptr, st->kv[k].raw.len))
+            return false;
+    }
+    return true;
+}
+
 /* After the whole record: every key attribute must be there; build key and key_wire. */
 static enum dl_err finish_keys(struct enc *st, uint64_t off)
 {
@@ -682,6 +695,51 @@ static enum dl_err finish_keys(struct enc *st, uint64_t off)
     }
     if (!ks || ks->n == 0)
         return DL_OK;
+    if (keys_plain(st)) {
+        /* S and N keys with names and values that need no escaping: one reservation each,
+         * then direct writes of what the general loop below would append */
+        size_t wneed = 2, kneed = 0;
+        for (int k = 0; k < ks->n; k++) {
+            const struct keyval *kv = &st->kv[k];
+            wneed += ks->k[k].name_len + kv->raw.len + 12;
+            kneed += 5 + (ks->k[k].type == 'N' ? kv->canon_len : kv->raw.len);
+        }
+        if ((e = dl_buf_reserve(&it->key_wire, wneed)) || (e = dl_buf_reserve(&it->key, kneed)))
+            return buf_fail(st, e);
+        uint8_t *w = it->key_wire.data + it->key_wire.len, *kb = it->key.data + it->key.len;
+        *w++ = '{';
+        for (int k = 0; k < ks->n; k++) {
+            const struct keyval *kv = &st->kv[k];
+            char t = ks->k[k].type;
+            const void *kp = t == 'N' ? (const void *)kv->canon : (const void *)kv->raw.ptr;
+            size_t kl = t == 'N' ? kv->canon_len : kv->raw.len;
+            kb[0] = (uint8_t)t;
+            kb[1] = (uint8_t)(kl >> 24);
+            kb[2] = (uint8_t)(kl >> 16);
+            kb[3] = (uint8_t)(kl >> 8);
+            kb[4] = (uint8_t)kl;
+            memcpy(kb + 5, kp, kl);
+            kb += 5 + kl;
+            if (k > 0)
+                *w++ = ',';
+            *w++ = '"';
+            memcpy(w, ks->k[k].name, ks->k[k].name_len);
+            w += ks->k[k].name_len;
+            memcpy(w, "\":{\"?\":\"", 8);
+            w[4] = (uint8_t)t;
+            w += 8;
+            memcpy(w, kv->raw.ptr, kv->raw.len);
+            w += kv->raw.len;
+            *w++ = '"';
+            *w++ = '}';
+        }
+        *w++ = '}';
+        *w = 0;
+        *kb = 0;
+        it->key_wire.len = (size_t)(w - it->key_wire.data);
+        it->key.len = (size_t)(kb - it->key.data);
+        return DL_OK;
+    }
     e = dl_buf_append_byte(&it->key_wire, '{');
     for (int k = 0; !e && k < ks->n; k++) {
         struct keyval *kv = &st->kv[k];
