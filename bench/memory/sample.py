@@ -6,7 +6,7 @@ usage: sample.py PID OUT_PREFIX [--comm ddbload] [--sim URL] [--interval 0.5]
 The sampled process is PID or its first descendant named --comm (run.sh passes the pid of
 `timeout`, whose child is /usr/bin/time, whose child is ddbload). Writes
   OUT_PREFIX.csv      t_s (since the process started), rss_kb, hwm_kb, anon_kb, file_kb, shmem_kb, threads, spill_files,
-                      spill_bytes (size of the open unlinked ddbload-spill-* temp files),
+                      spill_bytes (size of the open unlinked ddbload-spill-* temp files, each once),
                       items_written (the simulator's counter, if --sim), spill_sizes (each
                       open spill file's size, largest first, ';'-separated)
   OUT_PREFIX.peak.txt /proc/PID/smaps_rollup and the largest mappings (from /proc/PID/smaps) at
@@ -54,7 +54,9 @@ def status(pid):
 
 
 def spills(pid):
-    n, total, sizes = 0, 0, []
+    """Open ddbload-spill-* files, each counted once (a file open on two descriptors, e.g. a
+    mapped view and a dup() for reading, is one file)."""
+    n, total, sizes, seen = 0, 0, [], set()
     d = "/proc/%d/fd" % pid
     try:
         fds = os.listdir(d)
@@ -64,7 +66,11 @@ def spills(pid):
         try:
             target = os.readlink(os.path.join(d, fd))
             if "ddbload-spill-" in target:
-                size = os.stat(os.path.join(d, fd)).st_size
+                st = os.stat(os.path.join(d, fd))
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                size = st.st_size
                 n += 1
                 total += size
                 sizes.append(size)

@@ -5,7 +5,7 @@
 #   (b) the same loads through boto3's batch_writer and the AWS SDK for JavaScript v3,
 #   (c) capacity adherence on 1,000 / 5,000 / 20,000 WCU tables with no burst.
 # Prints figures and a table; results go to bench/pump/results/<time>/. Not a test: never gates
-# anything on a time. About 25 minutes on a 2-core machine.
+# anything on a time. About 23 minutes on a 2-core machine (--quick: ~1.5 min).
 #
 # usage: bench/pump/run.sh [--quick] [--only a,b,c] [other bench_pump.py options]
 # env:   BENCH_PUMP_BUILD_DIR (default bench/pump/.build), BENCH_PUMP_OUT (default results/<time>),

@@ -505,7 +505,15 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
     const char **names = NULL;
     enum dl_manifest_role *roles = NULL;
     dl_spill_init(&buf, d->o.spill_mem, 0);
-    enum dl_err e = dl_zip_open_mem(bytes.ptr, bytes.len, &z, err, sizeof err);
+    /* a zip whose bytes are a mapped temp (or local) file is read from the file, not through
+     * the mapping: libzip reads it in no order we could release pages behind */
+    const struct dl_spill *from = NULL;
+    for (int i = 0; i < d->nspills; i++)
+        if (d->spills[i] && d->spills[i]->map && d->spills[i]->fd >= 0 && bytes.ptr == d->spills[i]->map &&
+            bytes.len == d->spills[i]->map_len)
+            from = d->spills[i];
+    enum dl_err e = from ? dl_zip_open_fd(from->fd, bytes.len, &z, err, sizeof err)
+                         : dl_zip_open_mem(bytes.ptr, bytes.len, &z, err, sizeof err);
     if (e) {
         e = e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot open the zip archive: %s", err);
         goto out;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include <zip.h>
 #include <zlib.h>
@@ -150,9 +152,25 @@ static bool is_unsafe(const char *name)
     return false;
 }
 
+static enum dl_err open_src(zip_source_t *src0, const uint8_t *p, size_t len, int fd, struct dl_zip **out,
+                            char *err, size_t errlen);
+
 enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, char *err,
                             size_t errlen)
 {
+    return open_src(NULL, p, len, -1, out, err, errlen);
+}
+
+/* The same from a file descriptor (read with pread-like stdio calls, nothing mapped). */
+enum dl_err dl_zip_open_fd(int fd, uint64_t len, struct dl_zip **out, char *err, size_t errlen)
+{
+    return open_src(NULL, NULL, (size_t)len, fd, out, err, errlen);
+}
+
+static enum dl_err open_src(zip_source_t *src0, const uint8_t *p, size_t len, int fd, struct dl_zip **out,
+                            char *err, size_t errlen)
+{
+    (void)src0;
     enum dl_err rc = DL_OK;
     zip_error_t ze;
     zip_source_t *src = NULL;
@@ -160,7 +178,7 @@ enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, c
     struct dl_zip *z = NULL;
 
     zip_error_init(&ze);
-    if (!out || (!p && len)) {
+    if (!out || (fd < 0 && !p && len)) {
         rc = DL_ERR_INVALID;
         seterr(err, errlen, "dl_zip_open_mem: invalid argument");
         goto out;
@@ -172,7 +190,22 @@ enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, c
         seterr(err, errlen, "not a zip archive: the input is empty");
         goto out;
     }
-    src = zip_source_buffer_create(p, len, 0, &ze);
+    if (fd >= 0) {
+        int dfd = dup(fd);
+        FILE *fp = dfd >= 0 ? fdopen(dfd, "rb") : NULL;
+        if (!fp) {
+            if (dfd >= 0)
+                close(dfd);
+            rc = DL_ERR_NOMEM;
+            seterr(err, errlen, "cannot read zip: %s", strerror(errno));
+            goto out;
+        }
+        src = zip_source_filep_create(fp, 0, (zip_int64_t)len, &ze);
+        if (!src)
+            fclose(fp);
+    } else {
+        src = zip_source_buffer_create(p, len, 0, &ze);
+    }
     if (!src) {
         rc = map_zip_error(zip_error_code_zip(&ze));
         seterr(err, errlen, "cannot read zip: %s", zip_error_strerror(&ze));

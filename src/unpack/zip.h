@@ -59,6 +59,8 @@ struct dl_zip_limits {
 enum dl_err dl_zip_open_mem(const uint8_t *p, size_t len, struct dl_zip **out, char *err,
                             size_t errlen);
 
+enum dl_err dl_zip_open_fd(int fd, uint64_t len, struct dl_zip **out, char *err, size_t errlen);
+
 /* Free the archive (NULL is fine). Names returned by dl_zip_entry become invalid. */
 void dl_zip_close(struct dl_zip *z);
 
