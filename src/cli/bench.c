@@ -19,6 +19,7 @@ struct gen {
     uint64_t num_base;     /* N keys: a per-run offset so reruns do not overwrite each other */
     size_t filler;         /* bytes of the "data" attribute that bring an item to --item-size */
     struct dl_buf json;
+    struct dl_buf noise;   /* pseudo-random text the fillers are cut from */
     struct dl_arena *arena;
 };
 
@@ -52,14 +53,12 @@ static enum dl_err make(struct gen *g, uint64_t n, size_t filler, bool key_only,
             e = key_value(g, b, ka->type, n, k == 0 && hot);
     }
     if (!e && !key_only) {
+        /* the filler: a window of a pseudo-random text made once, starting at a place that
+         * depends on n (items differ, and generating them costs little next to the pump) */
         e = dl_buf_append_str(b, ",\"data\":\"");
-        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-        uint64_t x = n * 0x9E3779B97F4A7C15ULL + 1;
-        for (size_t i = 0; !e && i < filler; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            e = dl_buf_append_byte(b, (uint8_t)alphabet[x % 36]);
+        if (!e && filler) {
+            size_t start = (size_t)((n * 0x9E3779B97F4A7C15ULL) >> 40) % (g->noise.len - filler + 1);
+            e = dl_buf_append(b, g->noise.data + start, filler);
         }
         if (!e)
             e = dl_buf_append_str(b, "\"");
@@ -107,6 +106,7 @@ int dl_cmd_bench(const struct dl_args *a)
     dl_cli_loader_init(&L, a);
     dl_item_init(&it);
     dl_buf_init(&g.json, 0);
+    dl_buf_init(&g.noise, 0);
     g.arena = dl_arena_new(0, 0);
     if (!g.arena || !dl_cli_ensure_net(&L, err, sizeof err) || !dl_cli_describe_active(&L, a->table, err, sizeof err)) {
         dl_error("%s", g.arena ? err : "out of memory");
@@ -129,6 +129,19 @@ int dl_cmd_bench(const struct dl_args *a)
     }
     size_t base = it.size;
     g.filler = (size_t)a->item_size > base ? (size_t)a->item_size - base : 0;
+    {
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+        uint64_t x = 0x9E3779B97F4A7C15ULL;
+        for (size_t i = 0; i < g.filler + 65536; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if (dl_buf_append_byte(&g.noise, (uint8_t)alphabet[x % 36])) {
+                dl_error("out of memory");
+                goto out;
+            }
+        }
+    }
     if (make(&g, 0, g.filler, false, &it, &why)) {
         dl_error("cannot build a bench item for this table: %s", why.msg);
         goto out;
@@ -236,6 +249,7 @@ int dl_cmd_bench(const struct dl_args *a)
 out:
     dl_item_free(&it);
     dl_buf_free(&g.json);
+    dl_buf_free(&g.noise);
     dl_arena_destroy(g.arena);
     dl_cli_loader_free(&L);
     free(dlpath);

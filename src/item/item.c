@@ -484,7 +484,7 @@ static void dup_mark(struct enc *st, size_t off, struct name_ref *refs, size_t m
 
 static enum dl_err dup_flags_json(struct enc *st, const struct dl_json *obj, size_t *off)
 {
-    struct name_ref *refs;
+    struct name_ref *refs = NULL;
     enum dl_err e = dup_begin(st, obj->n, off, &refs);
     if (e)
         return e;
@@ -1073,7 +1073,7 @@ static enum dl_err ddb_set(struct enc *st, enum ddb_type t, const struct dl_json
     /* Find duplicates: index the stacked elements, sort, compare neighbours. */
     size_t n = i;
     size_t end = sc->len;
-    struct name_ref *refs;
+    struct name_ref *refs = NULL;
     size_t flags_off;
     if ((e = dup_begin(st, n, &flags_off, &refs)))
         return e;
@@ -1410,7 +1410,7 @@ static enum dl_err csv_row_generic(struct enc *st, const struct dl_cursor *names
     enum dl_err e = DL_OK;
     /* duplicates among the non-empty cells: the last one wins */
     size_t off;
-    struct name_ref *refs;
+    struct name_ref *refs = NULL;
     if ((e = dup_begin(st, n, &off, &refs)))
         return e;
     size_t m = 0;
