@@ -10,8 +10,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
+
+static double cpu_seconds()
+{
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 int main(int argc, char **argv)
 {
@@ -37,10 +45,11 @@ int main(int argc, char **argv)
     const char *p = json.data();
     const size_t size = json.size();
     simdjson::dom::parser parser;
-    std::vector<double> t;
+    std::vector<double> t, cpu;
     unsigned long long records = 0, check = 0;
     for (int r = -1; r < runs; r++) {
         auto t0 = std::chrono::steady_clock::now();
+        double c0 = cpu_seconds();
         records = check = 0;
         if (many) {
             simdjson::dom::document_stream docs;
@@ -75,14 +84,17 @@ int main(int argc, char **argv)
             }
         }
         double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (r >= 0)
+        if (r >= 0) {
             t.push_back(dt);
+            cpu.push_back(cpu_seconds() - c0);
+        }
     }
     std::sort(t.begin(), t.end());
+    std::sort(cpu.begin(), cpu.end());
     double mb = (double)size / 1e6;
-    std::printf("RESULT %s %s %s min %.1f median %.1f runs %d records %llu check %llu threads 1\n",
+    std::printf("RESULT %s %s %s min %.1f median %.1f runs %d records %llu check %llu threads 1 cpu %.1f\n",
                 many ? "simdjson-many" : "simdjson", simdjson::get_active_implementation()->name().c_str(),
                 std::strrchr(argv[1], '/') ? std::strrchr(argv[1], '/') + 1 : argv[1], mb / t.back(),
-                mb / t[t.size() / 2], runs, records, check);
+                mb / t[t.size() / 2], runs, records, check, mb / cpu[cpu.size() / 2]);
     return 0;
 }

@@ -30,18 +30,19 @@ def main():
             kv = dict(zip(f[4::2], f[5::2]))
             rows.append({"mode": f[1], "kernel": f[2], "file": f[3], "min": float(kv["min"]),
                          "median": float(kv["median"]), "runs": kv["runs"], "threads": int(kv.get("threads", 1)),
-                         "records": kv["records"]})
+                         "records": kv["records"], "cpu": float(kv["cpu"]) if "cpu" in kv else None})
         elif f[0] == "RSS":
             rss = f
         elif f[0] == "SKIP":
             notes.append(line.strip())
     ncpu = sys.argv[2] if len(sys.argv) > 2 else "?"
     out = []
-    out.append("| measurement | input | kernel | threads | min MB/s | median MB/s |")
-    out.append("| --- | --- | --- | ---: | ---: | ---: |")
+    out.append("| measurement | input | kernel | threads | min MB/s | median MB/s | MB per CPU-s |")
+    out.append("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for r in rows:
-        out.append("| %s | %s | %s | %d | %.0f | %.0f |" % (NAMES.get(r["mode"], r["mode"]), r["file"], r["kernel"],
-                                                         r["threads"], r["min"], r["median"]))
+        out.append("| %s | %s | %s | %d | %.0f | %.0f | %s |" % (
+            NAMES.get(r["mode"], r["mode"]), r["file"], r["kernel"], r["threads"], r["min"], r["median"],
+            "%.0f" % r["cpu"] if r["cpu"] is not None else "-"))
     print("\n".join(out))
     if notes:
         print()

@@ -3,8 +3,8 @@
 #
 #   1. starts s3rver (tools/services.sh) and a capacity simulator with effectively unlimited
 #      capacity (ddbsim --wcu 100000000) for DynamoDB;
-#   2. generates a ~4 GB prefix (bench/memory/gen.py, fixed seed): NDJSON and CSV objects of
-#      0.05-480 MB and one ~1 GB zip with a 700 MB entry; ~3.3 M records of 1-2 KB, unique `pk`;
+#   2. generates a 4.4 GB prefix (bench/memory/gen.py, fixed seed): NDJSON and CSV objects of
+#      0.05-500 MB and one 1.0 GB zip with a 700 MB entry; 3.6 M records of 1-2 KB, unique `pk`;
 #   3. uploads it to s3://membench/ on s3rver with the aws CLI (the local copy is then deleted);
 #   4. for each budget (default: 512M 256M and the default 1G) runs, against a fresh simulator,
 #        /usr/bin/time -v ddbload run s3://membench/ --table Mem --memory B --quiet --report R.json
@@ -12,8 +12,8 @@
 #      items written (simulator's items_written and the report) against the records generated;
 #   5. stops everything it started and deletes the data (also on error or Ctrl-C).
 # Prints a table; everything goes to bench/memory/results/<time>/ (summary.md, summary.json, and
-# per budget time.txt, report.json, rss.csv, rss.peak.txt). ~15-20 minutes on a 2-core machine;
-# needs ~10 GB free in $TMPDIR (data, s3rver's copy, spill files) and ~8 GB of RAM for ddbsim.
+# per budget time.txt, report.json, rss.csv, rss.peak.txt). ~10 minutes on a 2-core machine
+# (~14 with --compare); needs ~10 GB free in $TMPDIR (data, s3rver's copy, spill files) and ~8 GB of RAM for ddbsim.
 # A measurement, not a test: it exits 0 when every run completed, whatever the figures.
 #
 # usage: bench/memory/run.sh [--scale S] [--budgets "512M 256M default"] [--out DIR] [--compare BIN]

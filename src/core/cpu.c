@@ -13,7 +13,23 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static enum dl_simd_level level;
 static char note[160];
 
+static bool probe(enum dl_simd_level l);
+
+/* cpuid is slow in some VMs (tens of microseconds): ask once per level */
 bool dl_cpu_has(enum dl_simd_level l)
+{
+    static int cache[DL_SIMD_NEON + 1]; /* 0 unknown, 1 no, 2 yes */
+    if (l > DL_SIMD_NEON)
+        return false;
+    int c = __atomic_load_n(&cache[l], __ATOMIC_RELAXED);
+    if (!c) {
+        c = probe(l) ? 2 : 1;
+        __atomic_store_n(&cache[l], c, __ATOMIC_RELAXED);
+    }
+    return c == 2;
+}
+
+static bool probe(enum dl_simd_level l)
 {
     if (l == DL_SIMD_SCALAR)
         return true;

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "core/cpu.h"
 #include "decode/csv.h"
 
 struct dl_csvfast;
@@ -26,13 +27,13 @@ struct dl_csvfast;
 enum dl_err dl_csvfast_new(const uint8_t *p, size_t len, const struct dl_csv_opts *opts,
                            struct dl_csvfast **out);
 
-/* Read only the records that start in p[start..end), for one chunk of a larger input (see
- * decode/chunked.h): start must be a record boundary of the whole input p[0..] - 0, just
- * after a line break outside quotes, or the line break (terminator) itself - and line the
- * line number of p[start]; end must be such a boundary too, or the end of the input. Rows
- * and errors then report offsets and lines of the whole input (and the reader never looks
- * at bytes past end); records are numbered from 1 within the chunk (add the number of
- * records before the chunk). A BOM is only skipped when start is 0. */
+/* Read the records of p[start..end), one chunk of a larger input (see decode/chunked.h).
+ * start must be where a sequential read of the whole input could stand between records: 0,
+ * just after a line break outside quotes, or the terminator of the record before; line is
+ * the line number of p[start]. end must be such a place too, or the end of the input (the
+ * reader never looks at bytes past end). Rows and errors report offsets, lines and messages
+ * of the whole input; records are numbered from 1 within the chunk (add the number of
+ * records before it). A BOM is only skipped when start is 0. Errors as dl_csvfast_new. */
 enum dl_err dl_csvfast_new_range(const uint8_t *p, size_t start, size_t end, uint64_t line,
                                  const struct dl_csv_opts *opts, struct dl_csvfast **out);
 
