@@ -289,7 +289,8 @@ static void prefetch(struct loader *L, size_t cur)
             o->req = NULL;
             break;
         }
-        dl_spill_init(o->spill, SPILL_MEM(L), MAX_OBJECT_BYTES);
+        /* an object the listing shows is large goes straight to a temporary file */
+        dl_spill_init(o->spill, o->size > SPILL_MEM(L) ? 0 : SPILL_MEM(L), MAX_OBJECT_BYTES);
         o->req->spill = o->spill;
         o->req->resume = true; /* a body cut off mid-way continues with a Range GET */
         o->req->done = on_download;
