@@ -25,13 +25,11 @@ cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" >"$build/cmake.log" 2>&1 ||
   { cat "$build/cmake.log" >&2; exit 1; }
 jobs=$(nproc 2>/dev/null || echo 2)
-targets="bench_decoders"
-if grep -q "bench_simdjson" "$build/Makefile" "$build/bench/Makefile" 2>/dev/null; then
-  targets="$targets bench_simdjson"
-fi
-# shellcheck disable=SC2086
-cmake --build "$build" -j "$jobs" --target $targets >"$build/build.log" 2>&1 ||
+cmake --build "$build" -j "$jobs" --target bench_decoders >"$build/build.log" 2>&1 ||
   { tail -40 "$build/build.log" >&2; exit 1; }
+# the simdjson peer needs a C++ compiler and libsimdjson-dev: without them it is left out
+cmake --build "$build" -j "$jobs" --target bench_simdjson >"$build/build-simdjson.log" 2>&1 ||
+  echo "warning: bench_simdjson did not build (see $build/build-simdjson.log); no simdjson figures" >&2
 # the CLI only for the peak-RSS check: a failure there skips that check, not the benchmarks
 have_cli=1
 cmake --build "$build" -j "$jobs" --target ddbload >"$build/build-cli.log" 2>&1 || {

@@ -84,28 +84,11 @@ void dl_chunk_plan_free(struct dl_chunk_plan *plan)
     plan->n = 0;
 }
 
-/* '\n' bytes in p[0..n), eight at a time (exact zero-byte test on w ^ "\n\n\n\n\n\n\n\n"). */
-static uint64_t count_lf(const uint8_t *p, size_t n)
-{
-    const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, lf = 0x0A0A0A0A0A0A0A0Aull;
-    uint64_t count = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        w ^= lf;
-        uint64_t t = ((w & lo7) + lo7) | w; /* high bit set in every non-zero byte */
-        count += dl_popcount64(~t & ~lo7);
-    }
-    for (; i < n; i++)
-        count += p[i] == '\n';
-    return count;
-}
-
 enum dl_err dl_chunk_plan_ndjson(const uint8_t *p, size_t len, size_t start, uint64_t line,
                                  size_t chunk_size, struct dl_chunk_plan *plan)
 {
     struct cutter c;
+    const struct dl_csv_kernel *k = dl_csv_kernel(dl_cpu_level());
     cutter_init(&c, plan, start, line, chunk_size);
     size_t counted = start; /* lines are counted up to here */
     uint64_t cline = c.line;
@@ -118,7 +101,7 @@ enum dl_err dl_chunk_plan_ndjson(const uint8_t *p, size_t len, size_t start, uin
         if (!nl || (size_t)(nl - p) + 1 >= len)
             break;
         size_t at = (size_t)(nl - p) + 1;
-        cline += count_lf(p + counted, at - counted);
+        cline += k->count_byte(p + counted, at - counted, '\n');
         counted = at;
         cutter_cut(&c, at, cline);
     }

@@ -461,6 +461,30 @@ static void test_utf8_kernels(void)
     }
 }
 
+/* Each kernel's byte count equals a plain loop, at every length and alignment near the
+ * vector steps. */
+static void test_count_kernels(void)
+{
+    static uint8_t buf[700];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)("\n\na,\xFF\n"[rnd() % 7]);
+    FOR_EACH_KERNEL {
+        const struct dl_csv_kernel *k = dl_csv_kernel(levels[li_]);
+        long bad = 0;
+        for (size_t at = 0; at < 70; at++)
+            for (size_t n = 0; at + n <= sizeof buf; n += 1 + n / 8) {
+                uint64_t want = 0, want_ff = 0;
+                for (size_t i = at; i < at + n; i++) {
+                    want += buf[i] == '\n';
+                    want_ff += buf[i] == 0xFF;
+                }
+                bad += k->count_byte(buf + at, n, '\n') != want;
+                bad += k->count_byte(buf + at, n, 0xFF) != want_ff;
+            }
+        CHECK_INT(bad, 0);
+    }
+}
+
 int main(void)
 {
     const char *quick = getenv("DL_TEST_QUICK");
@@ -472,6 +496,7 @@ int main(void)
         fprintf(stderr, " %s", dl_simd_name(levels[i]));
     fprintf(stderr, "\n");
     TEST_RUN(test_utf8_kernels);
+    TEST_RUN(test_count_kernels);
     TEST_RUN(test_values);
     TEST_RUN(test_errors);
     TEST_RUN(test_hand_cases);

@@ -90,4 +90,17 @@ static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
     return _mm256_testz_si256(err, err);
 }
 
-const struct dl_csv_kernel dl_csv_kernel_avx2 = { DL_SIMD_AVX2, classify, utf8_valid };
+static uint64_t count_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+    const __m256i k = _mm256_set1_epi8((char)c);
+    uint64_t count = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        count += (uint64_t)_mm_popcnt_u64(eq(_mm256_loadu_si256((const __m256i *)(p + i)),
+                                             _mm256_loadu_si256((const __m256i *)(p + i + 32)), k));
+    for (; i < n; i++)
+        count += p[i] == c;
+    return count;
+}
+
+const struct dl_csv_kernel dl_csv_kernel_avx2 = { DL_SIMD_AVX2, classify, utf8_valid, count_byte };

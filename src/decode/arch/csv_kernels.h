@@ -55,10 +55,14 @@ typedef void (*dl_csv_classify_fn)(const uint8_t *p, size_t nblocks, int next,
  * bytes past n are then loaded and masked off, not copied out. */
 typedef bool (*dl_csv_utf8_fn)(const uint8_t *p, size_t n, size_t readable);
 
+/* How many bytes of p[0..n) equal c (the NDJSON chunk plan counts lines with it). */
+typedef uint64_t (*dl_csv_count_fn)(const uint8_t *p, size_t n, uint8_t c);
+
 struct dl_csv_kernel {
     enum dl_simd_level level;
     dl_csv_classify_fn classify;
     dl_csv_utf8_fn utf8_valid;
+    dl_csv_count_fn count_byte;
 };
 
 /* The kernel for a level this build and CPU support, else the scalar one. */

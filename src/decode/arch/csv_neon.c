@@ -87,4 +87,21 @@ static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
     return vmaxvq_u8(err) == 0;
 }
 
-const struct dl_csv_kernel dl_csv_kernel_neon = { DL_SIMD_NEON, classify, utf8_valid };
+static uint64_t count_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+    const uint8x16_t k = vdupq_n_u8(c);
+    uint64_t count = 0;
+    size_t i = 0;
+    while (i + 16 <= n) {
+        /* a match is 0xFF, i.e. -1: subtract to count, up to 255 vectors per lane sum */
+        uint8x16_t acc = vdupq_n_u8(0);
+        for (int j = 0; j < 255 && i + 16 <= n; j++, i += 16)
+            acc = vsubq_u8(acc, vceqq_u8(vld1q_u8(p + i), k));
+        count += vaddlvq_u8(acc);
+    }
+    for (; i < n; i++)
+        count += p[i] == c;
+    return count;
+}
+
+const struct dl_csv_kernel dl_csv_kernel_neon = { DL_SIMD_NEON, classify, utf8_valid, count_byte };

@@ -4,6 +4,7 @@
 #include "decode/arch/csv_kernels.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "core/json.h" /* dl_utf8_valid */
 
@@ -46,7 +47,25 @@ static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
     return dl_utf8_valid(p, n, NULL);
 }
 
-const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify, utf8_valid };
+/* Eight bytes at a time: the high bit of each byte of ((w & 7F..) + 7F..) | w is set unless
+ * the byte is zero (exact: no carry crosses a byte), so XOR with c and count the zero bytes. */
+static uint64_t count_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+    const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, rep = 0x0101010101010101ull * c;
+    uint64_t count = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        w ^= rep;
+        count += dl_popcount64(~(((w & lo7) + lo7) | w) & ~lo7);
+    }
+    for (; i < n; i++)
+        count += p[i] == c;
+    return count;
+}
+
+const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify, utf8_valid, count_byte };
 
 /* dl_cpu_has runs CPUID, which a virtual machine may trap: ask once, not per reader. */
 static bool has[DL_SIMD_NEON + 1];

@@ -85,4 +85,20 @@ static bool utf8_valid(const uint8_t *p, size_t n, size_t readable)
     return _mm_testz_si128(err, err);
 }
 
-const struct dl_csv_kernel dl_csv_kernel_sse42 = { DL_SIMD_SSE42, classify, utf8_valid };
+static uint64_t count_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+    const __m128i k = _mm_set1_epi8((char)c);
+    uint64_t count = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m128i v[4];
+        for (int j = 0; j < 4; j++)
+            v[j] = _mm_loadu_si128((const __m128i *)(p + i + 16 * j));
+        count += (uint64_t)_mm_popcnt_u64(eq(v, k));
+    }
+    for (; i < n; i++)
+        count += p[i] == c;
+    return count;
+}
+
+const struct dl_csv_kernel dl_csv_kernel_sse42 = { DL_SIMD_SSE42, classify, utf8_valid, count_byte };
