@@ -1780,6 +1780,7 @@ void dl_item_init(struct dl_item *it)
     dl_buf_init(&it->key_wire, KEY_BUF_CAP);
     dl_buf_init(&it->scratch, 0);
     it->size = 0;
+    it->del = false;
 }
 
 void dl_item_reset(struct dl_item *it)
@@ -1789,6 +1790,7 @@ void dl_item_reset(struct dl_item *it)
     dl_buf_reset(&it->key_wire);
     dl_buf_reset(&it->scratch);
     it->size = 0;
+    it->del = false;
 }
 
 void dl_item_free(struct dl_item *it)

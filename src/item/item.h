@@ -19,6 +19,7 @@
 #ifndef DL_ITEM_ITEM_H
 #define DL_ITEM_ITEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -51,6 +52,8 @@ struct dl_item {
     struct dl_buf key_wire; /* DynamoDB JSON map of just the key attributes, in key schema
                                order (for DeleteRequest and matching); empty if ks->n == 0 */
     size_t size;            /* DynamoDB item size in bytes */
+    bool del;               /* write a DeleteRequest for key_wire instead of a PutRequest (set by
+                               --op-field through dl_transform_apply; false from every builder) */
     /* private: scratch space reused from record to record */
     struct dl_buf scratch;
 };
