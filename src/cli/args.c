@@ -35,18 +35,35 @@ static const char help_run[] =
     "                       ddb-json (typed items, {\"pk\":{\"S\":\"a\"}}), ddb-export ({\"Item\":{...}}\n"
     "                       lines), js (module.exports = [...] item files: docs/js-items.md)\n"
     "  --delimiter C        CSV field separator (default ',' for csv, tab for tsv; '\\t' accepted)\n"
+    "  --quote C            CSV quote character (default '\"');  --no-quote  quotes are plain text\n"
+    "  --columns a,b,c      the CSV files have no header row: these are the attribute names\n"
     "  --include GLOB       only objects whose key (relative to the SOURCE prefix or directory)\n"
     "                       matches; repeatable. '*' stays within a folder, '**' crosses them, '?',\n"
     "                       [a-z]; a pattern without '/' matches the base name ('*.zip')\n"
     "  --exclude GLOB       never objects whose key matches (applied after --include); repeatable\n"
     "  --start-after KEY    only objects whose key sorts after KEY (the full S3 key, or the path\n"
     "                       relative to a directory source)\n"
-    "  --include GLOB       only objects whose key (relative to the SOURCE prefix or directory)\n"
-    "                       matches; repeatable. '*' stays within a folder, '**' crosses them, '?',\n"
-    "                       [a-z]; a pattern without '/' matches the base name ('*.zip')\n"
-    "  --exclude GLOB       never objects whose key matches (applied after --include); repeatable\n"
-    "  --start-after KEY    only objects whose key sorts after KEY (the full S3 key, or the path\n"
-    "                       relative to a directory source)\n"
+    "transforms, in this order for every record (docs/transforms.md):\n"
+    "  --op-field NAME      the record's NAME field picks Put or Delete (and is not written);\n"
+    "  --op-map MAP         MAP like 'I,U=put D=delete' (default: I U INSERT UPDATE MODIFY PUT UPSERT\n"
+    "                       = put, D DELETE REMOVE = delete, any case). The last operation on a key wins\n"
+    "  --types N=T[,N=T]    convert attributes: T is S N BOOL NULL B SS NS BS L M (repeatable);\n"
+    "                       a value that does not convert rejects the record with its column\n"
+    "  --infer-types        CSV cells that are plain numbers become N (never with leading zeros or\n"
+    "                       beyond DynamoDB's range), true/false become BOOL\n"
+    "  --list-separator C   separator inside SS/NS/BS cells (default ',')\n"
+    "  --rename OLD=NEW     rename an attribute (repeatable)\n"
+    "  --drop A[,B]         leave attributes out (repeatable)\n"
+    "  --set NAME=TEMPLATE[:TYPE]  add an attribute (repeatable; TYPE S, N or BOOL, default S) from\n"
+    "                       text and {bucket} {key} {etag} {line} {record} {now_ms} {now_iso} {uuid}\n"
+    "  --key-seq ATTR       give items without ATTR ascending integers, after the table's largest\n"
+    "                       ATTR (found with a parallel Scan) or from --key-seq-start N; a rerun\n"
+    "                       gives the same records the same numbers (kept in the journal)\n"
+    "media side-load (zips with media folders; docs/media.md):\n"
+    "  --media-bucket s3://BUCKET/PREFIX  where media files go, as PREFIX/<match>/<folder>/<file>\n"
+    "  --media-match ATTR   the item attribute a file name starts with (spaces as '_')\n"
+    "  --media FOLDER=ATTR  files in FOLDER/ go to the item's ATTR as a list of s3:// URIs\n"
+    "                       (repeatable); files already uploaded with the same content are kept\n"
     "output:\n"
     "  --table NAME         destination table (required; must exist). A zip holding a manifest\n"
     "                       (manifest.json, or a sidecar .json per data file: docs/manifests.md)\n"
@@ -107,7 +124,9 @@ static const char help_convert[] =
     "\n"
     "  --key PK[:T][,SK[:T]]  key schema to apply (T is S, N or B; default S), as a table would\n"
     "  --table NAME           read the key schema from this table with DescribeTable instead\n"
-    "  --format, --delimiter, --region, --profile, --endpoint-url, --dead-letter: as for `run`\n";
+    "  --format, --delimiter, --quote, --no-quote, --columns, --region, --profile, --endpoint-url,\n"
+    "  --dead-letter, and the transforms (--set, --types, --rename, --drop, --op-field, --key-seq\n"
+    "  with --key-seq-start N, default 1 without --table): as for `run`\n";
 
 static const char help_replay[] =
     "usage: ddbload replay DEAD_LETTER_FILE --table NAME [options]\n"
@@ -284,6 +303,14 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             a->no_create = true;
             continue;
         }
+        if (!strcmp(o, "--no-quote")) {
+            a->no_quote = true;
+            continue;
+        }
+        if (!strcmp(o, "--infer-types")) {
+            a->infer_types = true;
+            continue;
+        }
         if (!v) {
             snprintf(err, errlen, "option %s needs a value", o);
             return false;
@@ -361,6 +388,46 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             ok = parse_secs(v, &a->connect_timeout_s);
         else if (!strcmp(o, "--timeout"))
             ok = parse_secs(v, &a->timeout_s);
+        else if (!strcmp(o, "--quote")) {
+            ok = strlen(v) == 1 && v[0] != '\n' && v[0] != '\r';
+            a->quote = v[0];
+        } else if (!strcmp(o, "--columns"))
+            a->columns = v;
+        else if (!strcmp(o, "--set") || !strcmp(o, "--rename") || !strcmp(o, "--drop") ||
+                 !strcmp(o, "--types") || !strcmp(o, "--media")) {
+            const char **list = !strcmp(o, "--set") ? a->set : !strcmp(o, "--rename") ? a->rename
+                              : !strcmp(o, "--drop") ? a->drop : !strcmp(o, "--types") ? a->types : a->media;
+            int *n = !strcmp(o, "--set") ? &a->nset : !strcmp(o, "--rename") ? &a->nrename
+                   : !strcmp(o, "--drop") ? &a->ndrop : !strcmp(o, "--types") ? &a->ntypes : &a->nmedia;
+            if (*n == DL_MAX_XFORM) {
+                snprintf(err, errlen, "at most %d %s options", DL_MAX_XFORM, o);
+                return false;
+            }
+            if (!*v || (strcmp(o, "--drop") && !strchr(v, '='))) {
+                snprintf(err, errlen, "%s '%s': expected %s", o, v,
+                         !strcmp(o, "--set") ? "NAME=TEMPLATE[:TYPE]" : !strcmp(o, "--rename") ? "OLD=NEW"
+                         : !strcmp(o, "--types") ? "NAME=TYPE[,NAME=TYPE]" : !strcmp(o, "--media") ? "FOLDER=ATTR"
+                         : "ATTR[,ATTR]");
+                return false;
+            }
+            list[(*n)++] = v;
+        } else if (!strcmp(o, "--list-separator")) {
+            ok = strlen(v) == 1;
+            a->list_sep = v[0];
+        } else if (!strcmp(o, "--op-field"))
+            ok = *(a->op_field = v) != 0;
+        else if (!strcmp(o, "--op-map"))
+            ok = *(a->op_map = v) != 0;
+        else if (!strcmp(o, "--key-seq"))
+            ok = *(a->key_seq = v) != 0;
+        else if (!strcmp(o, "--key-seq-start")) {
+            a->key_seq_start = v;
+            ok = *v && strlen(v) <= 19 && strspn(v, "0123456789") == strlen(v);
+        } else if (!strcmp(o, "--media-bucket")) {
+            ok = !strncmp(v, "s3://", 5) && v[5] && v[5] != '/';
+            a->media_bucket = v;
+        } else if (!strcmp(o, "--media-match"))
+            ok = *(a->media_match = v) != 0;
         else if (!strcmp(o, "--delimiter")) {
             if (!strcmp(v, "\\t") || !strcmp(v, "tab"))
                 a->delimiter = '\t';
@@ -398,6 +465,23 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
     }
     if (a->cmd == DL_CMD_REPLAY && a->nsources != 1) {
         snprintf(err, errlen, "replay: give exactly one dead-letter file");
+        return false;
+    }
+    if ((a->media_bucket != NULL) != (a->media_match != NULL) || (a->media_bucket && !a->nmedia) ||
+        (a->nmedia && !a->media_bucket)) {
+        snprintf(err, errlen, "%s: media side-load needs --media-bucket, --media-match and at least one --media FOLDER=ATTR", c);
+        return false;
+    }
+    if (a->key_seq_start && !a->key_seq) {
+        snprintf(err, errlen, "%s: --key-seq-start needs --key-seq ATTR", c);
+        return false;
+    }
+    if (a->op_map && !a->op_field) {
+        snprintf(err, errlen, "%s: --op-map needs --op-field NAME", c);
+        return false;
+    }
+    if (a->delimiter && a->quote && a->delimiter == a->quote) {
+        snprintf(err, errlen, "%s: --delimiter and --quote must differ", c);
         return false;
     }
     if (a->cmd == DL_CMD_CONVERT && a->key_spec && a->table) {

@@ -12,6 +12,7 @@
 enum dl_cmd { DL_CMD_NONE, DL_CMD_RUN, DL_CMD_CONVERT, DL_CMD_REPLAY, DL_CMD_BENCH, DL_CMD_HELP, DL_CMD_VERSION };
 
 #define DL_MAX_SOURCES 64
+#define DL_MAX_XFORM 32   /* each repeatable transform/media option */
 
 struct dl_args {
     enum dl_cmd cmd;
@@ -51,6 +52,30 @@ struct dl_args {
     bool no_journal;              /* --no-journal */
     bool no_create;               /* --no-create: never create a table a manifest names */
     bool log_json;                /* --log-format json */
+    /* CSV reading */
+    char quote;                   /* --quote C (0 = '"') */
+    bool no_quote;                /* --no-quote: quoting off */
+    const char *columns;          /* --columns a,b,c: header-less CSV, these are the names */
+    /* transforms (src/item/transform.h, docs/transforms.md); repeatable options */
+    const char *set[DL_MAX_XFORM];      /* --set NAME=TEMPLATE[:TYPE] */
+    int nset;
+    const char *rename[DL_MAX_XFORM];   /* --rename OLD=NEW */
+    int nrename;
+    const char *drop[DL_MAX_XFORM];     /* --drop ATTR[,ATTR] */
+    int ndrop;
+    const char *types[DL_MAX_XFORM];    /* --types NAME=TYPE[,NAME=TYPE] */
+    int ntypes;
+    bool infer_types;             /* --infer-types */
+    char list_sep;                /* --list-separator C (SS/NS/BS cells; 0 = ',') */
+    const char *op_field;         /* --op-field NAME */
+    const char *op_map;           /* --op-map "I,U=put D=delete" */
+    const char *key_seq;          /* --key-seq ATTR */
+    const char *key_seq_start;    /* --key-seq-start N (digits; NULL = after the table's maximum) */
+    /* media side-load (src/media/media.h, docs/media.md) */
+    const char *media_bucket;     /* --media-bucket s3://bucket/prefix */
+    const char *media_match;      /* --media-match ATTR */
+    const char *media[DL_MAX_XFORM];    /* --media FOLDER=ATTR */
+    int nmedia;
     bool quiet, verbose;
     const char *help_topic;       /* "run", "convert", ... for `ddbload help run` / `run --help` */
 };

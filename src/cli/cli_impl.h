@@ -9,6 +9,8 @@
 #include "journal/journal.h"
 #include "cli/args.h"
 #include "decode/decode.h"
+#include "item/transform.h"
+#include "media/media.h"
 #include "net/net.h"
 #include "pump/ddb.h"
 #include "pump/deadletter.h"
@@ -74,6 +76,22 @@ struct loader {
     double last_t, last_wcu, last_ips, last_wps;   /* status line rates */
     uint64_t last_written;
     struct dl_decode_stats st;
+    bool cmd_run;                  /* run (journal, pump) rather than convert */
+    /* transforms, header-less CSV, --key-seq, media (enrich.c) */
+    struct dl_transform *xform;
+    struct dl_cursor *columns;
+    size_t ncolumns;
+    char *columns_store;
+    uint64_t seq_next;             /* the next --key-seq number for the current object */
+    uint64_t seq_high;             /* past every number given so far */
+    uint64_t seq_ceiling;          /* no number at or above it was ever given (journal) */
+    size_t seq_pending_last;       /* objects before this index may precede a cut-off one */
+    uint64_t seq_given;
+    struct dl_media *media;
+    struct dl_media_rule *media_rules;
+    char **media_store;
+    bool media_failed;
+    struct dl_item media_item;     /* an item with its media lists added */
 };
 
 void dl_cli_loader_init(struct loader *L, const struct dl_args *a);
@@ -88,5 +106,21 @@ const char *dl_cli_commas(uint64_t v, char *buf, size_t n);
 /* The pump's per-second timeline as CSV. */
 bool dl_cli_write_timeline(struct dl_pump *p, const char *path, char *err, size_t errlen);
 double dl_cli_now_s(void);
+
+/* enrich.c: transforms, --columns, --key-seq and the media side-load around the decoder */
+bool dl_cli_enrich_setup(struct loader *L, const char *table, struct dl_decode_opts *o, char *err, size_t errlen);
+void dl_cli_enrich_identity(const struct dl_args *a, struct dl_buf *id);
+bool dl_cli_enrich_object_begin(struct loader *L, struct dl_decoder *dec, const struct obj *o);
+void dl_cli_enrich_object_end(struct loader *L, const struct obj *o, bool complete);
+void dl_cli_enrich_report(struct loader *L);
+void dl_cli_enrich_report_json(struct loader *L, FILE *f);
+void dl_cli_enrich_free(struct loader *L);
+void dl_cli_media_log(void *ctx, int level, const char *msg);
+int dl_cli_media_rule(void *ctx, const char *entry, const char *top);
+enum dl_err dl_cli_media_add(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes);
+enum dl_err dl_cli_media_done(void *ctx, const struct dl_origin *o);
+void dl_cli_media_end(void *ctx, const struct dl_origin *o);
+enum dl_err dl_cli_media_attach(struct loader *L, const struct dl_item *it, const struct dl_key_schema *ks,
+                                const struct dl_item **out, struct dl_pos_err *why);
 
 #endif

@@ -454,6 +454,38 @@ static const struct dl_key_schema *route_table(void *ctx, const struct dl_manife
     return ks;
 }
 
+/* The key schema a record is mapped with: its manifest's table's, or the command's. */
+static const struct dl_key_schema *ks_for(struct loader *L, const struct dl_origin *o)
+{
+    if (o->table && L->a->table && strcmp(o->table, L->a->table) != 0)
+        for (int i = 0; i < L->nroutes; i++)
+            if (!strcmp(L->routes[i].table, o->table) && L->routes[i].pump)
+                return &L->routes[i].info.ks;
+    return L->cmd_run || L->a->table ? &L->table.ks : &L->cli_ks;
+}
+
+/* An item that cannot be written after decoding (its media lists break a rule): dead-letter it
+ * with the item as it was, as a settled record. */
+static enum dl_err dead_item(struct loader *L, const struct dl_origin *o, uint64_t seq, const struct dl_item *it,
+                             const char *why)
+{
+    char reason[1400], at[900];
+    snprintf(at, sizeof at, "%s%s%s", o->source, o->entry ? " entry " : "", o->entry ? o->entry : "");
+    if (o->line)
+        snprintf(at + strlen(at), sizeof at - strlen(at), " line %llu", (unsigned long long)o->line);
+    snprintf(reason, sizeof reason, "%s: %s", at, why);
+    L->st.rejected++;
+    log_reject(L, reason);
+    if (!L->dlq)
+        return DL_OK;
+    enum dl_err e = dl_deadletter_add(L->dlq, o, reason, dl_cursor_of(NULL, 0), dl_cursor_of(it->wire.data, it->wire.len));
+    if (e)
+        dl_error("%s", dl_deadletter_error(L->dlq) ? dl_deadletter_error(L->dlq) : "cannot write the dead-letter file");
+    else if (seq)
+        journal_ack(L, L->cur_obj, seq);
+    return e;
+}
+
 static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
@@ -464,15 +496,36 @@ static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct d
         return DL_OK;
     struct dl_origin tagged = *o;
     tagged.tag = TAG(L->cur_obj, seq);
-    return dl_pump_submit(pump_for(L, o), DL_WRITE_PUT, it, &tagged);
+    const struct dl_item *w = it;
+    struct dl_pos_err why;
+    dl_pos_err_clear(&why);
+    enum dl_err e = dl_cli_media_attach(L, it, ks_for(L, o), &w, &why);
+    if (e == DL_ERR_NOMEM)
+        return e;
+    if (e)
+        return dead_item(L, o, seq, it, why.msg);
+    return dl_pump_submit(pump_for(L, o), w->del ? DL_WRITE_DELETE : DL_WRITE_PUT, w, &tagged);
 }
 
+/* convert: one line per item; a Delete (--op-field) as {"DeleteRequest":{"Key":{...}}} */
 static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
-    if (fwrite(it->wire.data, 1, it->wire.len, L->out) != it->wire.len || fputc('\n', L->out) == EOF)
-        return DL_ERR_IO;
-    return DL_OK;
+    const struct dl_item *w = it;
+    struct dl_pos_err why;
+    dl_pos_err_clear(&why);
+    enum dl_err e = dl_cli_media_attach(L, it, ks_for(L, o), &w, &why);
+    if (e == DL_ERR_NOMEM)
+        return e;
+    if (e)
+        return dead_item(L, o, 0, it, why.msg);
+    bool ok;
+    if (w->del)
+        ok = fputs("{\"DeleteRequest\":{\"Key\":", L->out) != EOF &&
+             fwrite(w->key_wire.data, 1, w->key_wire.len, L->out) == w->key_wire.len && fputs("}}\n", L->out) != EOF;
+    else
+        ok = fwrite(w->wire.data, 1, w->wire.len, L->out) == w->wire.len && fputc('\n', L->out) != EOF;
+    return ok ? DL_OK : DL_ERR_IO;
 }
 
 /* ---------- the object loop ---------- */
@@ -549,7 +602,16 @@ static bool load_objects(struct loader *L, struct dl_decoder *dec, const struct 
         L->bytes += bytes.len;
         if (L->a->verbose)
             dl_info("decoding %s (%zu bytes)", o->name, bytes.len);
+        if (!dl_cli_enrich_object_begin(L, dec, o)) {
+            dl_error("%s: cannot record the key sequence in the journal (or out of memory)", o->name);
+            ok = false;
+            dl_decoder_set_spill(dec, NULL);
+            obj_release(o);
+            dl_spill_free(&local);
+            break;
+        }
         enum dl_err e = dl_decode_object_as(dec, o->name, bytes, (enum dl_format)o->format, sink, &L->st);
+        dl_cli_enrich_object_end(L, o, e == DL_OK);
         if (!e && L->journal)
             dl_journal_object_complete(L->journal, o->name, o->version, L->cur_seq);
         if (e == DL_ERR_CANCELLED && dl_stop_requested()) {
@@ -579,6 +641,7 @@ void dl_cli_loader_init(struct loader *L, const struct dl_args *a)
 {
     memset(L, 0, sizeof *L);
     L->a = a;
+    dl_item_init(&L->media_item);
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
 }
@@ -620,6 +683,7 @@ static bool journal_start(struct loader *L, char *err, size_t errlen)
         dl_buf_printf(&id, "include=%s\n", a->include[i]);
     for (int i = 0; i < a->nexclude; i++)
         dl_buf_printf(&id, "exclude=%s\n", a->exclude[i]);
+    dl_cli_enrich_identity(a, &id);
     bool ok = true;
     if (a->journal)
         dl_buf_append_str(&path, a->journal);
@@ -688,6 +752,7 @@ void dl_cli_loader_free(struct loader *L)
     }
     journal_stop(L); /* after the pumps: they acknowledge into the journal */
     dl_net_destroy(L->net);
+    dl_cli_enrich_free(L);
     objs_free(L);
     dl_table_info_free(&L->table);
     free(L->cli_ks_names);
@@ -823,7 +888,9 @@ static bool write_report(struct loader *L, const struct dl_args *a, const struct
     fprintf(f, ",\"by_reason\":{");
     for (int k = 0; k < DL_DEAD_KINDS; k++)
         fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", dl_dead_kind_name((enum dl_dead_kind)k), kinds[k]);
-    fprintf(f, "}}}\n");
+    fprintf(f, "}}");
+    dl_cli_enrich_report_json(L, f);
+    fprintf(f, "}\n");
     bool ok = fflush(f) == 0 && !ferror(f);
     fclose(f);
     if (!ok)
@@ -856,6 +923,7 @@ int dl_cmd_run(const struct dl_args *a)
         dl_error("nothing to load: no objects under %s%s", a->sources[0], a->nsources > 1 ? " (or the other sources)" : "");
         goto out;
     }
+    L.cmd_run = true;
     if (!journal_start(&L, err, sizeof err)) {
         dl_error("journal: %s", err);
         goto out;
@@ -872,6 +940,10 @@ int dl_cmd_run(const struct dl_args *a)
     L.pump = L.dlq ? dl_pump_new(L.net, &L.cfg, a->table, &L.table.ks, &po, L.dlq) : NULL;
     struct dl_decode_opts dopt;
     decode_opts(&L, &L.table.ks, &dopt);
+    if (!dl_cli_enrich_setup(&L, a->table, &dopt, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
     dec = L.pump ? dl_decoder_new(&dopt) : NULL;
     if (!dec) {
         dl_error("out of memory");
@@ -880,7 +952,14 @@ int dl_cmd_run(const struct dl_args *a)
     if (!a->quiet)
         dl_info("loading %zu object%s into table '%s' (key %s%s%s)", L.nobjs, L.nobjs == 1 ? "" : "s", a->table,
                 L.table.ks.k[0].name, L.table.ks.n > 1 ? ", " : "", L.table.ks.n > 1 ? L.table.ks.k[1].name : "");
-    struct dl_decode_sink sink = { sink_pump, sink_reject, sink_skip, route_table, &L };
+    struct dl_decode_sink sink = { .item = sink_pump, .reject = sink_reject, .skip = sink_skip, .route = route_table,
+                                   .ctx = &L };
+    if (L.media) {
+        sink.media_rule = dl_cli_media_rule;
+        sink.media = dl_cli_media_add;
+        sink.media_done = dl_cli_media_done;
+        sink.media_end = dl_cli_media_end;
+    }
     L.started = t0;
     if (!a->quiet)
         dl_progress_start(&L, isatty(2), a->log_json);
@@ -949,6 +1028,7 @@ int dl_cmd_run(const struct dl_args *a)
                 " not written, %" PRIu64 " objects or entries skipped): %s",
                 dl_cli_commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
                 L.st.skipped + L.failed_objects, dlpath);
+    dl_cli_enrich_report(&L);
     status = !ok ? 1 : dead ? 2 : 0;
     if (a->timeline && !dl_cli_write_timeline(L.pump, a->timeline, err, sizeof err)) {
         dl_error("%s", err);
@@ -1036,12 +1116,26 @@ int dl_cmd_convert(const struct dl_args *a)
     }
     struct dl_decode_opts dopt;
     decode_opts(&L, ks, &dopt);
+    if ((a->media_bucket || (a->key_seq && a->table && !a->key_seq_start)) && !dl_cli_ensure_net(&L, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
+    if (!dl_cli_enrich_setup(&L, a->table, &dopt, err, sizeof err)) {
+        dl_error("%s", err);
+        goto out;
+    }
     dec = dl_decoder_new(&dopt);
     if (!dec) {
         dl_error("out of memory");
         goto out;
     }
-    struct dl_decode_sink sink = { sink_print, sink_reject, sink_skip, NULL, &L };
+    struct dl_decode_sink sink = { .item = sink_print, .reject = sink_reject, .skip = sink_skip, .ctx = &L };
+    if (L.media) {
+        sink.media_rule = dl_cli_media_rule;
+        sink.media = dl_cli_media_add;
+        sink.media_done = dl_cli_media_done;
+        sink.media_end = dl_cli_media_end;
+    }
     bool ok = load_objects(&L, dec, &sink);
     if (fflush(stdout) != 0)
         ok = false;

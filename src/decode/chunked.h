@@ -29,6 +29,7 @@
 #ifndef DL_DECODE_CHUNKED_H
 #define DL_DECODE_CHUNKED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,21 @@ enum dl_err dl_chunk_plan_ndjson(const uint8_t *p, size_t len, size_t start, uin
 
 void dl_chunk_plan_free(struct dl_chunk_plan *plan);
 
+/* The same cuts made on demand, one chunk at a time, so that planning reads the input only a
+ * little ahead of the decoding (a consumer that gives pages of a mapped file back behind it
+ * keeps few of them resident). Arguments and errors as for the plans above; the planner
+ * borrows p and copies opts. *out belongs to the caller (dl_chunk_planner_destroy). */
+struct dl_chunk_planner;
+enum dl_err dl_chunk_planner_new_csv(const uint8_t *p, size_t len, size_t start, uint64_t line,
+                                     const struct dl_csv_opts *opts, size_t chunk_size,
+                                     struct dl_chunk_planner **out);
+enum dl_err dl_chunk_planner_new_ndjson(const uint8_t *p, size_t len, size_t start, uint64_t line,
+                                        size_t chunk_size, struct dl_chunk_planner **out);
+/* The next chunk (index 0, 1, 2, ...): DL_OK with *end false and *c set, DL_OK with *end true
+ * when there are no more, or DL_ERR_NOMEM. */
+enum dl_err dl_chunk_planner_next(struct dl_chunk_planner *pl, struct dl_chunk *c, bool *end);
+void dl_chunk_planner_destroy(struct dl_chunk_planner *pl);
+
 struct dl_chunk_fns {
     /* Make the storage for one chunk's results (reused for chunk after chunk); NULL = out of
      * memory. Called on the calling thread. */
@@ -85,5 +101,11 @@ struct dl_chunk_fns {
  * if slots or threads cannot be made. */
 enum dl_err dl_chunked_run(const uint8_t *p, size_t len, const struct dl_chunk_plan *plan, int nthreads,
                            size_t max_slots, const struct dl_chunk_fns *fns, void *ctx);
+
+/* The same over a planner's chunks, made as workers ask for them (under the run's lock, at
+ * most max_slots + 1 chunks ahead of the consumer). A planner error is reported in order, as
+ * chunk i's. The planner is used up, not destroyed. */
+enum dl_err dl_chunked_run_planner(const uint8_t *p, struct dl_chunk_planner *planner, int nthreads,
+                                   size_t max_slots, const struct dl_chunk_fns *fns, void *ctx);
 
 #endif

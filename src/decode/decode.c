@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -11,6 +12,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/spill.h"
+#include "decode/chunked.h"
 #include "decode/csv.h"
 #include "decode/csvfast.h"
 #include "decode/jsonfast.h"
@@ -28,7 +30,37 @@ struct dl_decoder {
      * decompressed contents; pages behind the decoding position are given back */
     struct dl_spill *spills[MAX_NESTING + 2];
     int nspills;
+    const struct dl_transform *xf;    /* NULL: no transforms (items are built under ks directly) */
+    char *bucket, *key, *etag;        /* the object, for the transforms' templates */
+    const struct dl_cursor *names;    /* the current CSV header (for errors that name a column) */
+    size_t nnames;
+    int threads;                      /* decoding threads for large objects (1: none) */
 };
+
+/* Builders run without a key schema when transforms follow: the transform makes the final item. */
+static const struct dl_key_schema no_keys;
+
+static const struct dl_key_schema *build_ks(const struct dl_decoder *d)
+{
+    return d->xf ? &no_keys : d->o.ks;
+}
+
+enum dl_err dl_decoder_set_object(struct dl_decoder *d, const char *bucket, const char *key, const char *etag)
+{
+    char *b = strdup(bucket ? bucket : ""), *k = strdup(key ? key : "");
+    const char *t = etag ? etag : "";
+    size_t tl = strlen(t);
+    if (tl >= 2 && t[0] == '"' && t[tl - 1] == '"') /* S3 sends ETags quoted; {etag} is the bare value */
+        t++, tl -= 2;
+    char *e = strndup(t, tl);
+    if (!b || !k || !e) {
+        free(b), free(k), free(e);
+        return DL_ERR_NOMEM;
+    }
+    free(d->bucket), free(d->key), free(d->etag);
+    d->bucket = b, d->key = k, d->etag = e;
+    return DL_OK;
+}
 
 void dl_decoder_set_spill(struct dl_decoder *d, struct dl_spill *s)
 {
@@ -51,12 +83,25 @@ struct place {
     const char *table;
 };
 
+/* Threads for large objects: 0 = the online CPUs, at most 8; negative = 1 (none). */
+static int par_threads(const struct dl_decode_opts *o)
+{
+    if (o->threads > 0)
+        return o->threads < 64 ? o->threads : 64;
+    if (o->threads < 0)
+        return 1;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
 struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o)
 {
     struct dl_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     d->o = *o;
+    d->xf = o->xform && !dl_transform_is_empty(o->xform) ? o->xform : NULL;
+    d->threads = par_threads(o);
     if (!d->o.max_expanded)
         d->o.max_expanded = (uint64_t)64 << 30;
     if (!d->o.spill_mem)
@@ -76,6 +121,7 @@ void dl_decoder_destroy(struct dl_decoder *d)
         return;
     dl_arena_destroy(d->arena);
     dl_item_free(&d->item);
+    free(d->bucket), free(d->key), free(d->etag);
     free(d);
 }
 
@@ -131,13 +177,405 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
     return sink->skip(sink->ctx, &o, msg);
 }
 
+/* d->item holds the record's item: transform it (when asked) and hand it to the sink. raw is the
+ * record's text, for the dead-letter file when the transform rejects it. */
 static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
-                        const struct place *pl, uint64_t record, uint64_t line)
+                        const struct place *pl, uint64_t record, uint64_t line, struct dl_cursor raw)
 {
+    if (d->xf) {
+        struct dl_transform_ctx c = {
+            .bucket = d->bucket, .key = d->key ? d->key : pl->source, .etag = d->etag,
+            .line = line, .record = record, .csv = d->names != NULL,
+            .columns = d->names, .ncolumns = d->nnames,
+            .next_seq = d->o.next_seq, .seq_ctx = d->o.seq_ctx,
+        };
+        struct dl_pos_err pe;
+        dl_pos_err_clear(&pe);
+        enum dl_err e = dl_transform_apply(d->xf, &d->item, d->o.ks, &c, &pe);
+        if (e == DL_ERR_NOMEM)
+            return e;
+        if (e) /* the message names the attribute, and its CSV column */
+            return reject(sink, st, pl, record, line, 0, raw, "%s", pe.msg[0] ? pe.msg : dl_err_str(e));
+    }
     struct dl_origin o = { pl->source, pl->entry, record, line, 0, pl->table, 0 };
     st->records++;
     st->items++;
     return sink->item(sink->ctx, &d->item, &o);
+}
+
+/* One CSV row -> item: every row of every path is built here (one place to switch builders). */
+static enum dl_err csv_build(struct dl_item *it, const struct dl_cursor *names, const struct dl_cursor *fields,
+                             size_t n, const struct dl_key_schema *ks, struct dl_pos_err *pe)
+{
+    return dl_item_from_csv(it, names, fields, n, ks, pe);
+}
+
+/* ---------- parallel decoding of large CSV/TSV and NDJSON objects ----------
+ * Chunks (decode/chunked.h) are read and built into items on worker threads, each into a slot
+ * of results; the calling thread hands the results to the sink in chunk order, through the
+ * same reject() and emit() as the loops below, so the sink sees what one thread would give:
+ * record numbers are a running count across chunks, and transforms (so --key-seq numbers) run
+ * here, in record order. */
+
+#define PAR_MIN_DEFAULT ((size_t)16 << 20)
+#define PAR_CHUNK_DEFAULT ((size_t)4 << 20)
+
+/* A record's result: an item (its bytes in the slot: wire, key, key_wire, each NUL-ended) or
+ * a reject (its message in the slot). */
+struct pres {
+    bool item;
+    uint64_t record; /* within the chunk, 1-based */
+    uint64_t line, column;
+    size_t offset;   /* the record's first byte in the object */
+    struct dl_cursor raw;
+    size_t size;
+    size_t at, wire_len, key_len, kw_len; /* msg: at, wire_len */
+};
+
+struct pslot {
+    struct pres *v;
+    size_t n, alloc;
+    struct dl_buf bytes;
+    size_t cap;        /* a range stops taking records past this many bytes (one always fits) */
+    struct dl_item item;
+    uint64_t records;  /* records of the chunk read so far */
+    uint64_t rows;     /* CSV rows that read cleanly */
+    /* the chunk was cut short (the slot is full): the calling thread reads on from rest */
+    bool more;
+    size_t rest;
+    uint64_t rest_line;
+    bool fatal;        /* a FATAL record: nothing follows it */
+    enum dl_err err;   /* DL_ERR_NOMEM after the results */
+};
+
+struct par {
+    struct dl_decoder *d;
+    const struct place *pl;
+    const struct dl_decode_sink *sink;
+    struct dl_decode_stats *st;
+    const uint8_t *p;
+    size_t len;
+    bool csv;
+    struct dl_csv_opts co;             /* CSV */
+    const struct dl_cursor *names;
+    size_t nnames;
+    uint64_t header_rows;
+    const struct dl_key_schema *ks;    /* what the builders map with */
+    uint64_t base;                     /* records of the chunks consumed */
+    uint64_t rows;
+    bool fatal;
+};
+
+static void *par_slot_new(void *ctx)
+{
+    struct par *x = ctx;
+    struct pslot *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    size_t chunk = x->d->o.chunk_size ? x->d->o.chunk_size : PAR_CHUNK_DEFAULT;
+    s->cap = chunk > SIZE_MAX / 8 ? SIZE_MAX : chunk * 8;
+    dl_buf_init(&s->bytes, 0);
+    dl_item_init(&s->item);
+    return s;
+}
+
+static void par_slot_free(void *ctx, void *slot)
+{
+    struct pslot *s = slot;
+    free(s->v);
+    dl_buf_free(&s->bytes);
+    dl_item_free(&s->item);
+    free(s);
+}
+
+static void slot_clear(struct pslot *s)
+{
+    s->n = 0;
+    dl_buf_reset(&s->bytes);
+    s->more = false;
+}
+
+static struct pres *slot_add(struct pslot *s)
+{
+    if (s->n == s->alloc) {
+        size_t na = s->alloc ? 2 * s->alloc : 256;
+        struct pres *v = realloc(s->v, na * sizeof *v);
+        if (!v)
+            return NULL;
+        s->v = v;
+        s->alloc = na;
+    }
+    struct pres *r = &s->v[s->n];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static enum dl_err put_reject(struct pslot *s, uint64_t rec, uint64_t line, uint64_t col, size_t off,
+                              struct dl_cursor raw, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static enum dl_err put_reject(struct pslot *s, uint64_t rec, uint64_t line, uint64_t col, size_t off,
+                              struct dl_cursor raw, const char *fmt, ...)
+{
+    char msg[1024];
+    struct pres *r = slot_add(s);
+    if (!r)
+        return DL_ERR_NOMEM;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t ml = k < 0 ? 0 : (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1;
+    r->record = rec, r->line = line, r->column = col, r->offset = off, r->raw = raw;
+    r->at = s->bytes.len;
+    r->wire_len = ml;
+    enum dl_err e = dl_buf_append(&s->bytes, msg, ml);
+    if (!e)
+        e = dl_buf_append_byte(&s->bytes, 0);
+    if (!e)
+        s->n++;
+    return e;
+}
+
+static enum dl_err put_item(struct pslot *s, uint64_t rec, uint64_t line, size_t off, struct dl_cursor raw)
+{
+    const struct dl_item *it = &s->item;
+    struct pres *r = slot_add(s);
+    if (!r)
+        return DL_ERR_NOMEM;
+    r->item = true;
+    r->record = rec, r->line = line, r->offset = off, r->raw = raw;
+    r->size = it->size;
+    r->at = s->bytes.len;
+    r->wire_len = it->wire.len, r->key_len = it->key.len, r->kw_len = it->key_wire.len;
+    const struct dl_buf *part[3] = { &it->wire, &it->key, &it->key_wire };
+    enum dl_err e = dl_buf_reserve(&s->bytes, it->wire.len + it->key.len + it->key_wire.len + 4);
+    for (int i = 0; i < 3 && !e; i++) {
+        if (part[i]->len)
+            e = dl_buf_append(&s->bytes, part[i]->data, part[i]->len);
+        if (!e)
+            e = dl_buf_append_byte(&s->bytes, 0);
+    }
+    if (!e)
+        s->n++;
+    return e;
+}
+
+/* CSV rows of p[from..end) (a record boundary on line `line`) into s, numbered after the
+ * s->records before them: the loop of decode_csv, with results kept instead of sent. */
+static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t end, uint64_t line)
+{
+    struct dl_csvfast *r = NULL;
+    struct dl_csv_row row;
+    struct dl_pos_err pe;
+    uint64_t rec0 = s->records;
+    size_t taken = 0;
+    enum dl_err e = dl_csvfast_new_range(x->p, from, end, line, &x->co, &r);
+    if (e)
+        goto out;
+    for (;;) {
+        dl_pos_err_clear(&pe);
+        e = dl_csvfast_next(r, &row, &pe);
+        if (e == DL_ERR_NOMEM)
+            goto out;
+        if (!e && row.end)
+            break;
+        if (taken && s->bytes.len >= s->cap) {
+            /* every record starts just after a line break outside quotes: a reader may start there */
+            s->more = true;
+            s->rest = row.offset;
+            s->rest_line = row.line;
+            break;
+        }
+        taken++;
+        uint64_t rec = rec0 + row.record;
+        s->records = rec;
+        if (!e)
+            s->rows++;
+        if (e) {
+            e = put_reject(s, rec, pe.line, pe.column, row.offset, row.raw, "%s", pe.msg);
+        } else if (row.nfields != x->nnames) {
+            e = put_reject(s, rec, row.line, 0, row.offset, row.raw, "row has %zu field%s, the %s has %zu",
+                           row.nfields, row.nfields == 1 ? "" : "s", x->header_rows ? "header" : "--columns list",
+                           x->nnames);
+        } else {
+            dl_pos_err_clear(&pe);
+            e = csv_build(&s->item, x->names, row.fields, x->nnames, x->ks, &pe);
+            if (e == DL_ERR_NOMEM)
+                goto out;
+            if (e && pe.column >= 1 && pe.column <= x->nnames)
+                e = put_reject(s, rec, row.line, 0, row.offset, row.raw, "field %zu: %s", (size_t)pe.column, pe.msg);
+            else if (e)
+                e = put_reject(s, rec, row.line, 0, row.offset, row.raw, "%s", pe.msg);
+            else
+                e = put_item(s, rec, row.line, row.offset, row.raw);
+        }
+        if (e)
+            goto out;
+    }
+    e = DL_OK;
+out:
+    dl_csvfast_destroy(r);
+    return e;
+}
+
+static bool bom_at(const uint8_t *p, size_t len, size_t at)
+{
+    return at + 3 <= len && p[at] == 0xEF && p[at + 1] == 0xBB && p[at + 2] == 0xBF;
+}
+
+/* NDJSON records of p[from..end) (a line start, line `line`) into s: decode_json_fast's loop. A
+ * reader on p + from counts lines from 1: its lines are moved by line - 1, offsets by from. */
+static enum dl_err par_json(struct par *x, struct pslot *s, size_t from, size_t end, uint64_t line)
+{
+    struct dl_jsonfast *r = NULL;
+    struct dl_jsonrec_out info;
+    struct dl_pos_err pe;
+    uint64_t rec0 = s->records, add = line - 1, prev = 0;
+    size_t taken = 0;
+    enum dl_err e = dl_jsonfast_new(x->p + from, end - from, DL_JSONREC_NDJSON, DL_JSONFAST_PLAIN, x->ks, &r);
+    if (e)
+        goto out;
+    for (;;) {
+        dl_pos_err_clear(&pe);
+        memset(&info, 0, sizeof info);
+        enum dl_jsonrec_status st = dl_jsonfast_next(r, &s->item, &info, &pe);
+        if (st == DL_JSONREC_END)
+            break;
+        uint64_t rline = info.line + add;
+        size_t off = from + info.offset;
+        if (taken && s->bytes.len >= s->cap && rline > prev && info.column >= 1) {
+            /* the first value on its line: a reader may start at the line's start (not on a
+             * BOM, which a new reader would skip) */
+            size_t at = off - (info.column - 1);
+            if (!bom_at(x->p, x->len, at)) {
+                s->more = true;
+                s->rest = at;
+                s->rest_line = rline;
+                break;
+            }
+        }
+        taken++;
+        prev = rline;
+        uint64_t rec = rec0 + info.record;
+        s->records = rec;
+        if (st == DL_JSONREC_ERROR || st == DL_JSONREC_FATAL) {
+            if (pe.code == DL_ERR_NOMEM) {
+                e = DL_ERR_NOMEM;
+                goto out;
+            }
+            struct dl_cursor raw = info.raw;
+            if (st == DL_JSONREC_FATAL) /* "all remaining bytes": of the object, not the chunk */
+                raw.len = x->len - (size_t)(raw.ptr - x->p);
+            e = put_reject(s, rec, pe.line ? pe.line + add : 0, pe.column, off, raw, "%s", pe.msg);
+            if (!e && st == DL_JSONREC_FATAL) {
+                s->fatal = true;
+                break;
+            }
+        } else {
+            e = put_item(s, rec, rline, off, info.raw);
+        }
+        if (e)
+            goto out;
+    }
+    e = DL_OK;
+out:
+    dl_jsonfast_destroy(r);
+    return e;
+}
+
+static enum dl_err par_range(struct par *x, struct pslot *s, size_t from, size_t end, uint64_t line)
+{
+    return x->csv ? par_csv(x, s, from, end, line) : par_json(x, s, from, end, line);
+}
+
+/* On a worker. Errors travel in the slot, so that the results before them are still sent. */
+static enum dl_err par_work(void *ctx, const uint8_t *p, const struct dl_chunk *c, void *slot)
+{
+    struct par *x = ctx;
+    struct pslot *s = slot;
+    slot_clear(s);
+    s->records = 0;
+    s->rows = 0;
+    s->fatal = false;
+    s->err = par_range(x, s, c->off, c->off + c->len, c->line);
+    return DL_OK;
+}
+
+/* On the calling thread, chunk after chunk. */
+static enum dl_err par_consume(void *ctx, const struct dl_chunk *c, void *slot)
+{
+    struct par *x = ctx;
+    struct pslot *s = slot;
+    struct dl_decoder *d = x->d;
+    enum dl_err e = DL_OK;
+    for (;;) {
+        for (size_t i = 0; i < s->n && !e; i++) {
+            const struct pres *r = &s->v[i];
+            const uint8_t *b = s->bytes.data + r->at;
+            uint64_t rec = x->base + r->record;
+            consumed(d, x->p + r->offset);
+            if (!r->item) {
+                e = reject(x->sink, x->st, x->pl, rec, r->line, r->column, r->raw, "%s", (const char *)b);
+                continue;
+            }
+            dl_item_reset(&d->item);
+            if ((e = dl_buf_append(&d->item.wire, b, r->wire_len)) ||
+                (e = dl_buf_append(&d->item.key, b + r->wire_len + 1, r->key_len)) ||
+                (e = dl_buf_append(&d->item.key_wire, b + r->wire_len + r->key_len + 2, r->kw_len)))
+                break;
+            d->item.size = r->size;
+            if (x->csv)
+                d->names = x->names, d->nnames = x->nnames;
+            e = emit(d, x->sink, x->st, x->pl, rec, r->line, r->raw);
+            d->names = NULL, d->nnames = 0;
+        }
+        if (e)
+            return e;
+        if (s->err)
+            return s->err;
+        if (s->fatal) {
+            x->fatal = true;
+            return DL_ERR_CANCELLED; /* ends the run; the object itself is done (DL_OK) */
+        }
+        if (!s->more)
+            break;
+        /* the slot filled up before the chunk's end: read the rest here */
+        size_t from = s->rest;
+        uint64_t line = s->rest_line;
+        slot_clear(s);
+        s->err = par_range(x, s, from, c->off + c->len, line);
+    }
+    x->base += s->records;
+    x->rows += s->rows;
+    return DL_OK;
+}
+
+/* Whether `n` bytes of records go parallel. */
+static bool par_wanted(const struct dl_decoder *d, size_t n)
+{
+    return d->threads > 1 && n > 0 && n >= (d->o.parallel_min ? d->o.parallel_min : PAR_MIN_DEFAULT);
+}
+
+/* Decode the records of p[start..len) (CSV when x->csv, else NDJSON) on d->threads threads. */
+static enum dl_err par_run(struct par *x, size_t start, uint64_t line)
+{
+    struct dl_decoder *d = x->d;
+    struct dl_chunk_planner *planner = NULL;
+    size_t chunk = d->o.chunk_size ? d->o.chunk_size : PAR_CHUNK_DEFAULT;
+    enum dl_err e = x->csv ? dl_chunk_planner_new_csv(x->p, x->len, start, line, &x->co, chunk, &planner)
+                           : dl_chunk_planner_new_ndjson(x->p, x->len, start, line, chunk, &planner);
+    if (e)
+        return e;
+    dl_debug("%s%s%s: %zu bytes of %s records on %d threads (%zu-byte chunks)", x->pl->source,
+             x->pl->entry ? " entry " : "", x->pl->entry ? x->pl->entry : "", x->len - start,
+             x->csv ? "CSV" : "NDJSON", d->threads, chunk);
+    struct dl_chunk_fns fns = { par_slot_new, par_slot_free, par_work, par_consume };
+    /* slots bound the memory: a slot holds one chunk's items (about 2-3 times its bytes) */
+    e = dl_chunked_run_planner(x->p, planner, d->threads, (size_t)d->threads + 2, &fns, x);
+    dl_chunk_planner_destroy(planner);
+    if (e == DL_ERR_CANCELLED && x->fatal)
+        e = DL_OK;
+    return e;
 }
 
 /* ---------- CSV / TSV ---------- */
@@ -145,16 +583,32 @@ static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink,
 static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes, char delim,
                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
-    struct dl_csv_opts co = { .delim = (uint8_t)delim, .quote = '"', .check_utf8 = true };
+    struct dl_csv_opts co = { .delim = (uint8_t)delim, .quote = d->o.quote ? (uint8_t)d->o.quote : '"',
+                              .no_quote = d->o.no_quote, .check_utf8 = true };
     struct dl_csvfast *r = NULL; /* SIMD reader, identical to dl_csv */
     struct dl_cursor *names = NULL;
     size_t nnames = 0;
     uint64_t nrows = 0;
     struct dl_csv_row row;
     struct dl_pos_err pe;
+    char *store = NULL;
+    uint64_t header_rows = 1;
     enum dl_err e = dl_csvfast_new(bytes.ptr, bytes.len, &co, &r);
     if (e)
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as CSV: %s", dl_err_str(e));
+    if (d->o.columns) {
+        /* header-less (--columns): every row is data */
+        header_rows = 0;
+        nnames = d->o.ncolumns;
+        names = malloc((nnames ? nnames : 1) * sizeof *names);
+        if (!names) {
+            e = DL_ERR_NOMEM;
+            goto out;
+        }
+        memcpy(names, d->o.columns, nnames * sizeof *names);
+        row.line = 0;
+        goto check_names;
+    }
     /* the header: the first record that reads cleanly names the attributes */
     for (;;) {
         dl_pos_err_clear(&pe);
@@ -184,7 +638,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
     size_t total = 0;
     for (size_t i = 0; i < nnames; i++)
         total += names[i].len;
-    char *store = malloc(total + 1);
+    store = malloc(total + 1);
     if (!store) {
         e = DL_ERR_NOMEM;
         goto out;
@@ -194,6 +648,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
         names[i].ptr = (const uint8_t *)store + off;
         off += names[i].len;
     }
+check_names:
     for (size_t i = 0; i < nnames; i++) {
         if (!names[i].len) {
             e = skip(sink, st, pl, "line %llu: header column %zu has no name (every column needs an attribute name)",
@@ -207,13 +662,35 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
                 goto out_store;
             }
     }
+    if (par_wanted(d, bytes.len)) {
+        /* the rows after the header (all of them with --columns), from the header's terminator */
+        size_t start = 0;
+        uint64_t line = 1;
+        if (header_rows) {
+            start = (size_t)(row.raw.ptr - bytes.ptr) + row.raw.len;
+            line = row.line;
+            for (size_t i = start - row.raw.len; i < start; i++)
+                if (bytes.ptr[i] == '\n' || (bytes.ptr[i] == '\r' && !(i + 1 < bytes.len && bytes.ptr[i + 1] == '\n')))
+                    line++;
+        }
+        if (par_wanted(d, bytes.len - start)) {
+            struct par x = { .d = d, .pl = pl, .sink = sink, .st = st, .p = bytes.ptr, .len = bytes.len, .csv = true,
+                             .co = co, .names = names, .nnames = nnames, .header_rows = header_rows,
+                             .ks = build_ks(d) };
+            e = par_run(&x, start, line);
+            if (!e && x.rows == 0)
+                dl_info("%s%s%s: no records (only a header row)", pl->source, pl->entry ? " entry " : "",
+                        pl->entry ? pl->entry : "");
+            goto out_store;
+        }
+    }
     for (;;) {
         dl_pos_err_clear(&pe);
         e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
-            e = reject(sink, st, pl, row.record - 1, pe.line, pe.column, row.raw, "%s", pe.msg);
+            e = reject(sink, st, pl, row.record - header_rows, pe.line, pe.column, row.raw, "%s", pe.msg);
             if (e)
                 goto out_store;
             continue;
@@ -226,16 +703,16 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
         }
         consumed(d, bytes.ptr + row.offset);
         nrows++;
-        uint64_t rec = row.record - 1; /* data records are numbered from 1, after the header */
+        uint64_t rec = row.record - header_rows; /* data records are numbered from 1, after the header */
         if (row.nfields != nnames) {
-            e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the header has %zu",
-                       row.nfields, row.nfields == 1 ? "" : "s", nnames);
+            e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the %s has %zu",
+                       row.nfields, row.nfields == 1 ? "" : "s", header_rows ? "header" : "--columns list", nnames);
             if (e)
                 goto out_store;
             continue;
         }
         dl_pos_err_clear(&pe);
-        e = dl_item_from_csv(&d->item, names, row.fields, nnames, d->o.ks, &pe);
+        e = csv_build(&d->item, names, row.fields, nnames, build_ks(d), &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
@@ -246,7 +723,9 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
             else
                 e = reject(sink, st, pl, rec, row.line, 0, row.raw, "%s", pe.msg);
         } else {
-            e = emit(d, sink, st, pl, rec, row.line);
+            d->names = names, d->nnames = nnames;
+            e = emit(d, sink, st, pl, rec, row.line, row.raw);
+            d->names = NULL, d->nnames = 0;
         }
         if (e)
             goto out_store;
@@ -273,8 +752,15 @@ static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl
     struct dl_jsonfast *r = NULL;
     struct dl_jsonrec_out info;
     struct dl_pos_err pe;
+    if (fmt == DL_FMT_NDJSON && par_wanted(d, bytes.len)) {
+        /* one value per line: chunks cut after any '\n' hold whole records (AUTO content is
+         * not cut: its values may span lines) */
+        struct par x = { .d = d, .pl = pl, .sink = sink, .st = st, .p = bytes.ptr, .len = bytes.len,
+                         .ks = build_ks(d) };
+        return par_run(&x, 0, 1);
+    }
     enum dl_err e = dl_jsonfast_new(bytes.ptr, bytes.len, mode, fmt == DL_FMT_DDB_JSON ? DL_JSONFAST_DDB : DL_JSONFAST_PLAIN,
-                                    d->o.ks, &r);
+                                    build_ks(d), &r);
     if (e)
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
     for (;;) {
@@ -294,7 +780,7 @@ static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl
             continue;
         }
         consumed(d, bytes.ptr + info.offset);
-        if ((e = emit(d, sink, st, pl, info.record, info.line)))
+        if ((e = emit(d, sink, st, pl, info.record, info.line, info.raw)))
             goto out;
     }
     e = DL_OK;
@@ -348,11 +834,11 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
                 continue;
             }
             v = inner;
-            e = dl_item_from_ddb_json(&d->item, v, d->o.ks, &pe);
+            e = dl_item_from_ddb_json(&d->item, v, build_ks(d), &pe);
         } else if (fmt == DL_FMT_DDB_JSON) {
-            e = dl_item_from_ddb_json(&d->item, v, d->o.ks, &pe);
+            e = dl_item_from_ddb_json(&d->item, v, build_ks(d), &pe);
         } else {
-            e = dl_item_from_json(&d->item, v, d->o.ks, &pe);
+            e = dl_item_from_json(&d->item, v, build_ks(d), &pe);
         }
         if (e == DL_ERR_NOMEM)
             goto out;
@@ -362,7 +848,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
                 dl_json_line_col(bytes.ptr, out.offset + pe.offset, &line, &col);
             e = reject(sink, st, pl, out.record, line, col, out.raw, "%s", pe.msg);
         } else {
-            e = emit(d, sink, st, pl, out.record, out.line);
+            e = emit(d, sink, st, pl, out.record, out.line, out.raw);
         }
         if (e)
             goto out;
@@ -375,6 +861,73 @@ out:
 }
 
 /* ---------- containers ---------- */
+
+/* "Top/" when every entry of the zip lives under one folder Top/, else "" (out has n bytes). */
+static void zip_top_folder(struct dl_zip *z, size_t n, char *out, size_t cap)
+{
+    out[0] = 0;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct dl_zip_entry ze;
+        if (dl_zip_entry(z, i, &ze))
+            continue;
+        const char *slash = strchr(ze.name, '/');
+        if (!slash) {
+            out[0] = 0;
+            return;
+        }
+        size_t l = (size_t)(slash - ze.name) + 1;
+        if (!len) {
+            if (l >= cap)
+                return;
+            memcpy(out, ze.name, l);
+            out[l] = 0;
+            len = l;
+        } else if (l != len || memcmp(out, ze.name, l)) {
+            out[0] = 0;
+            return;
+        }
+    }
+}
+
+/* Media side-load: hand the zip's media files to the sink before its records (which name them).
+ * media[i] is set for each entry that is a media file, so the record pass leaves it alone. */
+static enum dl_err zip_media(struct dl_decoder *d, const struct place *pl, struct dl_zip *z, size_t n,
+                             bool *media, struct dl_spill *buf, const struct dl_decode_sink *sink,
+                             struct dl_decode_stats *st)
+{
+    char top[512], err[1024];
+    struct dl_cursor view;
+    zip_top_folder(z, n, top, sizeof top);
+    enum dl_err e = DL_OK;
+    for (size_t i = 0; i < n && !e; i++) {
+        struct dl_zip_entry ze;
+        if (dl_zip_entry(z, i, &ze))
+            continue;
+        int rule = sink->media_rule(sink->ctx, ze.name, top);
+        if (rule < 0)
+            continue;
+        media[i] = true;
+        struct place inner = { pl->source, ze.name, pl->table };
+        e = dl_zip_read_spill(z, i, buf, &d->o.zip, err, sizeof err);
+        if (!e && (e = dl_spill_view(buf, &view)))
+            snprintf(err, sizeof err, "%s", buf->err);
+        if (e == DL_ERR_NOMEM)
+            break;
+        if (e) {
+            e = skip(sink, st, &inner, "cannot read the media file: %s", err);
+        } else {
+            struct dl_origin o = { pl->source, ze.name, 0, 0, 0, pl->table, 0 };
+            e = sink->media(sink->ctx, &o, rule, view);
+        }
+        dl_spill_free(buf);
+    }
+    if (!e) {
+        struct dl_origin o = { pl->source, pl->entry, 0, 0, 0, pl->table, 0 };
+        e = sink->media_done(sink->ctx, &o);
+    }
+    return e;
+}
 
 static enum dl_err decode_bytes(struct dl_decoder *d, const struct place *pl, struct dl_cursor name,
                                 struct dl_cursor bytes, int depth, const struct dl_decode_sink *sink,
@@ -504,6 +1057,7 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
     struct dl_manifest *man = NULL;
     const char **names = NULL;
     enum dl_manifest_role *roles = NULL;
+    bool *media = NULL;
     dl_spill_init(&buf, d->o.spill_mem, 0);
     /* a zip whose bytes are a mapped temp (or local) file is read from the file, not through
      * the mapping: libzip reads it in no order we could release pages behind */
@@ -546,12 +1100,22 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
             man = NULL;
         }
     }
+    if (sink->media_rule) {
+        if (!(media = calloc(n ? n : 1, sizeof *media))) {
+            e = DL_ERR_NOMEM;
+            goto out;
+        }
+        if ((e = zip_media(d, pl, z, n, media, &buf, sink, st)))
+            goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         struct dl_zip_entry ze;
         if (dl_zip_entry(z, i, &ze))
             continue;
         if (man && roles[i] != DL_MANIFEST_ROLE_DATA)
             continue; /* the manifest itself, or a sidecar: not data */
+        if (media && media[i])
+            continue; /* uploaded above */
         /* entry names may be reused by the zip's own storage: keep a copy for the origins */
         char *entry = strdup(ze.name);
         if (!entry) {
@@ -612,6 +1176,11 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
     }
     e = DL_OK;
 out:
+    if (media) {
+        struct dl_origin o = { pl->source, pl->entry, 0, 0, 0, pl->table, 0 };
+        sink->media_end(sink->ctx, &o);
+    }
+    free(media);
     dl_spill_free(&buf);
     dl_manifest_destroy(man);
     free(names);

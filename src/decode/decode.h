@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "decode/format.h"
 #include "item/item.h"
+#include "item/transform.h"
 #include "pump/deadletter.h"
 #include "unpack/zip.h"
 
@@ -25,6 +26,24 @@ struct dl_decode_opts {
     struct dl_zip_limits zip;          /* zip-bomb guards (zeros = defaults) */
     uint64_t max_expanded;             /* cap for a decompressed .gz/.zst object (0 = 64 GiB) */
     size_t spill_mem;                  /* decompressed data past this goes to a temp file (0 = 64 MiB) */
+    char quote;                        /* CSV quote character (0 = '"') */
+    bool no_quote;                     /* CSV: quoting off, every byte literal */
+    const struct dl_cursor *columns;   /* header-less CSV: the attribute names (ncolumns; NULL = */
+    size_t ncolumns;                   /* the first row is the header) */
+    /* Per-record transforms (NULL = none): records are built without a key schema, then
+     * dl_transform_apply makes the final item under ks (or the table a manifest routes to). */
+    const struct dl_transform *xform;
+    /* --key-seq numbers, handed to the transform (see struct dl_transform_ctx) */
+    enum dl_err (*next_seq)(void *seq_ctx, uint64_t *out);
+    void *seq_ctx;
+    /* Parallel decoding: a CSV/TSV object (its rows after the header) or an NDJSON object at
+     * least parallel_min bytes long is cut into chunks at record boundaries, decoded on
+     * `threads` threads and handed to the sink in source order, exactly as one thread would
+     * (the same items, rejects, record numbers, lines and messages; transforms and --key-seq
+     * run on the calling thread, in record order). docs/architecture.md. */
+    int threads;                       /* 0 = auto (online CPUs, at most 8); 1 (or < 0) = off */
+    size_t parallel_min;               /* 0 = 16 MiB */
+    size_t chunk_size;                 /* bytes per chunk (0 = 4 MiB) */
 };
 
 struct dl_manifest_entry;
@@ -41,6 +60,15 @@ struct dl_decode_sink {
      * skip the entry. Items of the entry then carry origin->table = me->table. Without this
      * callback, manifests are ignored and everything goes to the default table. */
     const struct dl_key_schema *(*route)(void *ctx, const struct dl_manifest_entry *me, char *err, size_t errlen);
+    /* Optional media side-load. media_rule tells whether a zip entry is a media file (its rule,
+     * >= 0) or not (-1); top is the zip's single top folder with its '/' ("" if none). A zip's
+     * media files are handed to media, one by one, before any of its records is decoded (bytes
+     * are borrowed for the call), then media_done is called once; media_end is called once all
+     * of the zip's records are decoded. An error from media/media_done stops this object. */
+    int (*media_rule)(void *ctx, const char *entry, const char *top);
+    enum dl_err (*media)(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes);
+    enum dl_err (*media_done)(void *ctx, const struct dl_origin *o);
+    void (*media_end)(void *ctx, const struct dl_origin *o);
     void *ctx;
 };
 
@@ -60,6 +88,9 @@ struct dl_decoder *dl_decoder_new(const struct dl_decode_opts *o);
 /* The next object's bytes are the view of this spill (a mapped file, maybe): pages the decoder
  * has finished with are given back as it goes. NULL for plain memory. */
 void dl_decoder_set_spill(struct dl_decoder *d, struct dl_spill *s);
+/* The next object's identity for --set templates ({bucket}, {key}, {etag}); strings are copied.
+ * NULL = "". */
+enum dl_err dl_decoder_set_object(struct dl_decoder *d, const char *bucket, const char *key, const char *etag);
 void dl_decoder_destroy(struct dl_decoder *d);
 
 /* Decode `bytes` of the object called `source` (used in messages and origins; its last path

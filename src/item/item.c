@@ -1706,6 +1706,679 @@ enum dl_err dl_item_from_csv(struct dl_item *it, const struct dl_cursor *names,
     return finish(&st, csv_row(&st, names, values, n), why);
 }
 
+/* ---------------------------------------------------------------- CSV, prepared header
+ * The fast path takes the rows that become items without any error. Per cell it copies the
+ * column's ready `,"name":{"T":"` and the value, with the "needs no escaping, no UTF-8
+ * validation" test done on the words it copies; the size is added up from the header's
+ * name lengths and the values' lengths; keys are written directly. When a row's values lie
+ * one after another in one buffer, one delimiter apart (an unquoted CSV record), the test
+ * runs once over the whole record instead, and short values are copied as 16 bytes from
+ * the record. Any row it cannot finish (a missing, empty or invalid key, invalid UTF-8, an
+ * item over 400 KB, a buffer that cannot grow) is built again from scratch by
+ * dl_item_from_csv, so errors are that function's by construction. */
+
+/* GCC's generic vectors: SSE2 on x86-64, NEON on aarch64, plain words elsewhere; no -m
+ * flags and no dispatch (so not under decode/arch/) */
+typedef int8_t v16i8 __attribute__((vector_size(16)));
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+#define PRE_PAD 32    /* a column's prefix is copied as 32 bytes when it fits (over-copy) */
+#define WIRE_SLACK 64 /* room past the bound for those over-copies and the NUL */
+
+/* What the row loops read for every cell (8 bytes), and what only the rarer cases need. */
+struct pcol {
+    uint32_t pre_off; /* `,"name":{"T":"` in h->pre (T = S, or the key's type) */
+    uint32_t pre_len; /* its length, | PCOL_SLOW for a key column or a prefix over PRE_PAD */
+};
+#define PCOL_SLOW 0x80000000u
+
+struct pcold {
+    uint32_t name_len;
+    int8_t key;       /* key index, or -1 */
+    char type;        /* 'S' for a plain column, else the key's type */
+};
+
+struct dl_item_csv_header {
+    size_t n;
+    struct dl_cursor *names; /* copies, in bytes */
+    uint8_t *bytes;
+    struct dl_key_schema ks; /* copy, names in ksbytes */
+    bool has_ks;             /* ks was not NULL */
+    char *ksbytes;
+    bool fast;               /* rows may take the fast path */
+    struct pcol *cols;
+    struct pcold *cold;
+    uint8_t *pre;            /* the prefixes, then PRE_PAD bytes */
+    size_t pre_total;        /* sum of the prefixes' lengths */
+    size_t names_total;      /* sum of the names' lengths */
+    size_t kw_off[2], kw_len[2]; /* key_wire's `"name":{"T":` per key, in pre */
+};
+
+void dl_item_csv_header_destroy(struct dl_item_csv_header *h)
+{
+    if (!h)
+        return;
+    free(h->names);
+    free(h->bytes);
+    free(h->ksbytes);
+    free(h->cols);
+    free(h->cold);
+    free(h->pre);
+    free(h);
+}
+
+/* Whether rows of this header can take the fast path: the names are what csv_row_cached
+ * calls usable (non-empty, UTF-8, not too long, no repeats) and the keys are S, N or B. */
+static bool header_fast(const struct dl_item_csv_header *h)
+{
+    for (int k = 0; k < h->ks.n; k++) {
+        char t = h->ks.k[k].type;
+        if (t != 'S' && t != 'N' && t != 'B')
+            return false;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        struct dl_cursor a = h->names[i];
+        if (a.len == 0 || a.len > DL_ATTR_NAME_MAX || !dl_utf8_valid(a.ptr, a.len, NULL))
+            return false;
+    }
+    /* repeated names: sorted, neighbours compared (a header may have thousands of columns) */
+    bool ok = true;
+    struct name_ref *refs = h->n ? malloc(h->n * sizeof *refs) : NULL;
+    if (h->n && !refs)
+        return false;
+    for (size_t i = 0; i < h->n; i++) {
+        refs[i].p = h->names[i].ptr;
+        refs[i].len = h->names[i].len;
+        refs[i].idx = i;
+    }
+    if (h->n > 1)
+        qsort(refs, h->n, sizeof *refs, cmp_name_ref);
+    for (size_t i = 0; i + 1 < h->n && ok; i++)
+        if (refs[i].len == refs[i + 1].len && memcmp(refs[i].p, refs[i + 1].p, refs[i].len) == 0)
+            ok = false;
+    free(refs);
+    return ok;
+}
+
+enum dl_err dl_item_csv_header_new(const struct dl_cursor *names, size_t n, const struct dl_key_schema *ks,
+                                   struct dl_item_csv_header **out)
+{
+    enum dl_err e = DL_OK;
+    struct dl_buf pre;
+    dl_buf_init(&pre, UINT32_MAX);
+    *out = NULL;
+    if (ks && (ks->n < 0 || ks->n > 2))
+        return DL_ERR_INVALID;
+    struct dl_item_csv_header *h = calloc(1, sizeof *h);
+    if (!h)
+        return DL_ERR_NOMEM;
+    size_t total = 0, kstotal = 0;
+    for (size_t i = 0; i < n; i++)
+        total += names[i].len;
+    for (int k = 0; ks && k < ks->n; k++)
+        kstotal += ks->k[k].name_len;
+    h->n = n;
+    h->names = malloc((n ? n : 1) * sizeof *h->names);
+    h->bytes = malloc(total + 1);
+    h->ksbytes = malloc(kstotal + 1);
+    h->cols = calloc(n ? n : 1, sizeof *h->cols);
+    h->cold = calloc(n ? n : 1, sizeof *h->cold);
+    if (!h->names || !h->bytes || !h->ksbytes || !h->cols || !h->cold) {
+        e = DL_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0, at = 0; i < n; i++) {
+        if (names[i].len)
+            memcpy(h->bytes + at, names[i].ptr, names[i].len);
+        h->names[i] = dl_cursor_of(h->bytes + at, names[i].len);
+        at += names[i].len;
+    }
+    h->names_total = total;
+    h->has_ks = ks != NULL;
+    h->ks.n = ks ? ks->n : 0;
+    size_t at = 0;
+    for (int k = 0; k < h->ks.n; k++) {
+        if (ks->k[k].name_len)
+            memcpy(h->ksbytes + at, ks->k[k].name, ks->k[k].name_len);
+        h->ks.k[k].name = h->ksbytes + at;
+        h->ks.k[k].name_len = ks->k[k].name_len;
+        h->ks.k[k].type = ks->k[k].type;
+        at += ks->k[k].name_len;
+    }
+    h->fast = header_fast(h);
+    for (size_t i = 0; h->fast && i < n; i++) {
+        struct pcol *c = &h->cols[i];
+        struct pcold *d = &h->cold[i];
+        int k = key_index(&h->ks, h->names[i]);
+        char open[] = ":{\"S\":\"";
+        d->key = (int8_t)k;
+        d->type = k >= 0 ? h->ks.k[k].type : 'S';
+        d->name_len = (uint32_t)h->names[i].len;
+        c->pre_off = (uint32_t)pre.len;
+        open[3] = d->type;
+        if ((e = dl_buf_append_byte(&pre, ',')) || (e = append_json_str(&pre, h->names[i].ptr, h->names[i].len)) ||
+            (e = dl_buf_append_str(&pre, open)))
+            break;
+        c->pre_len = (uint32_t)(pre.len - c->pre_off);
+        h->pre_total += c->pre_len;
+        if (k >= 0 || c->pre_len > PRE_PAD)
+            c->pre_len |= PCOL_SLOW;
+    }
+    for (int k = 0; h->fast && !e && k < h->ks.n; k++) {
+        char open[] = ":{\"S\":";
+        open[3] = h->ks.k[k].type;
+        h->kw_off[k] = pre.len;
+        if ((e = append_json_str(&pre, (const uint8_t *)h->ks.k[k].name, h->ks.k[k].name_len)) ||
+            (e = dl_buf_append_str(&pre, open)))
+            break;
+        h->kw_len[k] = pre.len - h->kw_off[k];
+    }
+    if (e == DL_ERR_TOO_LARGE) { /* prefixes past 4 GB: such a header takes the general path */
+        e = DL_OK;
+        h->fast = false;
+    }
+    if (e || (e = dl_buf_reserve(&pre, PRE_PAD)))
+        goto out;
+    memset(pre.data + pre.len, 0, PRE_PAD);
+    h->pre = pre.data; /* the buffer's storage is the header's now */
+    pre.data = NULL;
+out:
+    dl_buf_free(&pre);
+    if (e) {
+        dl_item_csv_header_destroy(h);
+        return DL_ERR_NOMEM;
+    }
+    *out = h;
+    return DL_OK;
+}
+
+/* Bits at the bytes of w that need escaping or are not ASCII (exact "any" test). */
+static inline uint64_t special_bits(uint64_t w)
+{
+    return (w | escape_bits(w)) & 0x8080808080808080ull;
+}
+
+/* Copy p[0..n) to o and say whether it is plain (as plain_ascii): one pass, no calls for
+ * short values. Never reads past p[n-1]; may write up to o[15]. */
+static inline bool copy_plain(uint8_t *o, const uint8_t *p, size_t n)
+{
+    uint64_t acc;
+    if (n >= 8) {
+        if (n <= 16) {
+            uint64_t a = load64(p), b = load64(p + n - 8);
+            memcpy(o, &a, 8);
+            memcpy(o + n - 8, &b, 8);
+            acc = special_bits(a) | special_bits(b);
+        } else {
+            acc = 0;
+            size_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                uint64_t a = load64(p + i);
+                memcpy(o + i, &a, 8);
+                acc |= special_bits(a);
+            }
+            if (i < n) {
+                uint64_t a = load64(p + n - 8);
+                memcpy(o + n - 8, &a, 8);
+                acc |= special_bits(a);
+            }
+        }
+    } else if (n >= 4) {
+        uint64_t w = load32(p) | load32(p + n - 4) << (8 * (n - 4));
+        memcpy(o, &w, 8);
+        acc = special_bits(w | (0x6161616161616161ull << (8 * n))); /* 'a' past the end is plain */
+    } else {
+        uint64_t w = (uint64_t)p[0] | (uint64_t)p[n >> 1] << (8 * (n >> 1)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+        memcpy(o, &w, 8);
+        acc = special_bits(w | (0x6161616161616161ull << (8 * n)));
+    }
+    return acc == 0;
+}
+
+/* Canonical form and item size of an N key written as a plain integer ("0", "-12", "3000",
+ * at most 38 digits): what dl_num_check + canon_format give, without them. False for any
+ * other text (the general check then decides). */
+static bool int_key(const uint8_t *p, size_t n, char canon[DL_NUM_CANON_MAX], size_t *clen, size_t *nsize)
+{
+    size_t i = n && p[0] == '-';
+    size_t nd = n - i;
+    if (nd == 0 || nd > DL_NUM_MAX_DIGITS)
+        return false;
+    if (p[i] == '0') {
+        if (nd != 1)
+            return false;
+        canon[0] = '0';
+        canon[1] = 0;
+        *clen = 1;
+        *nsize = 1;
+        return true;
+    }
+    for (size_t j = i; j < n; j++)
+        if (p[j] < '0' || p[j] > '9')
+            return false;
+    size_t end = n;
+    while (p[end - 1] == '0')
+        end--;
+    size_t k = 0, sig = end - i, zeros = n - end;
+    if (i)
+        canon[k++] = '-';
+    memcpy(canon + k, p + i, sig);
+    k += sig;
+    canon[k++] = 'E';
+    if (zeros >= 10)
+        canon[k++] = (char)('0' + zeros / 10);
+    canon[k++] = (char)('0' + zeros % 10);
+    canon[k] = 0;
+    *clen = k;
+    *nsize = (sig + 1) / 2 + 1;
+    return true;
+}
+
+/* 16 x FF then 16 x 00: the 16 bytes at keep_first + 16 - n keep the first n bytes */
+static const uint8_t keep_first[32] = { 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255 };
+
+/* int_key for 1..16 bytes with 16 readable at p: the digit test on one vector. */
+static inline bool int_key16(const uint8_t *p, size_t n, char *canon, size_t *clen, size_t *nsize)
+{
+    v16u8 v, keep;
+    memcpy(&v, p, 16);
+    memcpy(&keep, keep_first + 16 - n, 16);
+    v2u64 bad = (v2u64)((v16u8)(v - (uint8_t)'0') > (uint8_t)9) & (v2u64)keep;
+    if ((bad[0] | bad[1]) || (p[0] == '0' && n > 1))
+        return int_key(p, n, canon, clen, nsize); /* '-', or not an integer: the general test */
+    if (p[0] == '0') {
+        canon[0] = '0';
+        canon[1] = 0;
+        *clen = 1;
+        *nsize = 1;
+        return true;
+    }
+    size_t end = n;
+    while (p[end - 1] == '0')
+        end--;
+    size_t zeros = n - end, k = end;
+    memcpy(canon, &v, 16);
+    canon[k++] = 'E';
+    if (zeros >= 10)
+        canon[k++] = '1';
+    canon[k++] = (char)('0' + zeros % 10);
+    canon[k] = 0;
+    *clen = k;
+    *nsize = (end + 1) / 2 + 1;
+    return true;
+}
+
+/* p[0..n) in base64 at o, as dl_buf_append_base64 writes it; returns the bytes written. */
+static size_t b64_into(uint8_t *o, const uint8_t *p, size_t n)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t *start = o;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o[0] = (uint8_t)t[v >> 18];
+        o[1] = (uint8_t)t[(v >> 12) & 63];
+        o[2] = (uint8_t)t[(v >> 6) & 63];
+        o[3] = (uint8_t)t[v & 63];
+        o += 4;
+    }
+    if (n - i) {
+        uint32_t v = (uint32_t)p[i] << 16 | (n - i == 2 ? (uint32_t)p[i + 1] << 8 : 0);
+        o[0] = (uint8_t)t[v >> 18];
+        o[1] = (uint8_t)t[(v >> 12) & 63];
+        o[2] = n - i == 2 ? (uint8_t)t[(v >> 6) & 63] : '=';
+        o[3] = '=';
+        o += 4;
+    }
+    return (size_t)(o - start);
+}
+
+/* A key cell as found by the fast path. */
+struct pkey {
+    struct dl_cursor v;
+    bool plain;                   /* S: needs no escaping */
+    bool wide;                    /* 16 bytes may be read at v.ptr (v.len <= 16) */
+    size_t canon_len;             /* N */
+    char canon[DL_NUM_CANON_MAX + 16]; /* N (+ room for 16-byte copies) */
+};
+
+/* The state of one fast row: the wire buffer, its bound, the keys. */
+struct prow {
+    struct dl_buf *w;
+    size_t bound;    /* the row's wire bytes when every value is copied as is, + WIRE_SLACK */
+    size_t size;
+    unsigned found;  /* bit k: key k seen */
+    struct pkey pk[2];
+};
+
+/* Make room for extra bytes at o plus a whole row's bound; returns the new o, or NULL. */
+static uint8_t *wire_room(struct prow *r, uint8_t *o, size_t extra)
+{
+    r->w->len = (size_t)(o - r->w->data);
+    if (extra > r->w->cap || dl_buf_reserve(r->w, extra + r->bound))
+        return NULL;
+    return r->w->data + r->w->len;
+}
+
+/* A key cell's value at o (after its prefix); returns the new o, or NULL when the row must
+ * take dl_item_from_csv. */
+static uint8_t *key_cell(struct prow *r, const struct pcold *c, struct dl_cursor v, bool known_plain, bool wide,
+                         uint8_t *o)
+{
+    struct pkey *x = &r->pk[c->key];
+    x->v = v;
+    x->plain = true;
+    x->wide = wide;
+    r->found |= 1u << c->key;
+    if (c->type == 'N') {
+        size_t nsize;
+        if (!(wide ? int_key16(v.ptr, v.len, x->canon, &x->canon_len, &nsize)
+                   : int_key(v.ptr, v.len, x->canon, &x->canon_len, &nsize))) {
+            struct dl_num_info ni;
+            if (dl_num_check(v, &ni, NULL, 0) != DL_OK)
+                return NULL;
+            x->canon_len = canon_format(&ni, x->canon);
+            nsize = dl_num_size(&ni);
+        }
+        r->size += nsize - v.len; /* the caller counted v.len */
+        if (wide) /* a valid number needs no escaping */
+            memcpy(o, v.ptr, 16);
+        else
+            copy_small(o, v.ptr, v.len);
+        return o + v.len;
+    }
+    if (v.len > (c->key == 0 ? DL_KEY_HASH_MAX : DL_KEY_RANGE_MAX))
+        return NULL;
+    if (c->type == 'B') {
+        if (!(o = wire_room(r, o, (v.len + 2) / 3 * 4)))
+            return NULL;
+        return o + b64_into(o, v.ptr, v.len);
+    }
+    if (wide) {
+        memcpy(o, v.ptr, 16);
+        return o + v.len;
+    }
+    if (known_plain) {
+        memcpy(o, v.ptr, v.len);
+        return o + v.len;
+    }
+    if (copy_plain(o, v.ptr, v.len))
+        return o + v.len;
+    x->plain = false;
+    if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
+        return NULL;
+    return o + escape_into(o, v.ptr, v.len);
+}
+
+/* Whether p[0..n) is plain (as plain_ascii), 16 bytes a step. A signed byte below 0x20 is
+ * a control byte or one of 0x80..0xFF. */
+static inline v2u64 special16(const uint8_t *p)
+{
+    const v16i8 ctl = { 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20 };
+    const v16i8 quo = { '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"' };
+    const v16i8 bsl = { '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\' };
+    v16i8 v;
+    memcpy(&v, p, 16);
+    /* cast before OR-ing: GCC 12 ORs comparison masks as booleans (extra instructions) */
+    return (v2u64)(ctl > v) | (v2u64)(v == quo) | (v2u64)(v == bsl);
+}
+
+static inline bool span_plain(const uint8_t *p, size_t n)
+{
+    if (n < 16)
+        return plain_ascii(p, n);
+    v2u64 acc = { 0, 0 };
+    for (size_t i = 0; i + 16 <= n; i += 16)
+        acc |= special16(p + i);
+    acc |= special16(p + n - 16); /* the tail, overlapping */
+    return (acc[0] | acc[1]) == 0;
+}
+
+/* A column's prefix at o; returns the new o. */
+static inline uint8_t *put_prefix(uint8_t *o, const uint8_t *pre, struct pcol c)
+{
+    size_t len = c.pre_len & ~PCOL_SLOW;
+    if (len <= PRE_PAD)
+        memcpy(o, pre + c.pre_off, PRE_PAD);
+    else
+        memcpy(o, pre + c.pre_off, len);
+    return o + len;
+}
+
+/* Close the wire form at o: `}` over nothing or after the last cell, and the `{` over the
+ * first cell's ','. */
+static void close_wire(struct dl_buf *w, uint8_t *o)
+{
+    if (o == w->data)
+        *o++ = '{';
+    else
+        w->data[0] = '{';
+    o[0] = '}';
+    o[1] = 0;
+    w->len = (size_t)(o + 1 - w->data);
+}
+
+/* A cell that is empty, a key, or has a long prefix, at o; returns the new o, or NULL
+ * (take dl_item_from_csv). plain: the value is known to need no escaping or validation. */
+static uint8_t *odd_cell(struct prow *r, const struct dl_item_csv_header *h, size_t i, struct dl_cursor v,
+                         bool plain, bool wide, uint8_t *o)
+{
+    const struct pcold *d = &h->cold[i];
+    if (v.len == 0) {
+        if (d->key >= 0)
+            return NULL;
+        r->size -= d->name_len;
+        return o;
+    }
+    o = put_prefix(o, h->pre, h->cols[i]);
+    if (d->key >= 0) {
+        if (!(o = key_cell(r, d, v, plain, wide, o)))
+            return NULL;
+    } else if (plain) {
+        memcpy(o, v.ptr, v.len);
+        o += v.len;
+    } else if (copy_plain(o, v.ptr, v.len)) {
+        o += v.len;
+    } else {
+        if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
+            return NULL;
+        o += escape_into(o, v.ptr, v.len);
+    }
+    o[0] = '"';
+    o[1] = '}';
+    return o + 2;
+}
+
+/* The wire form of a row whose values lie one after another in [start, end), one plain
+ * delimiter apart, with no byte that needs escaping or validation: a value of up to 16
+ * bytes is copied as the 16 bytes at its start when they lie before end. False: take
+ * dl_item_from_csv. */
+static bool row_contiguous(struct prow *r, const struct dl_item_csv_header *h, const struct dl_cursor *values,
+                           size_t n, const uint8_t *end)
+{
+    const struct pcol *cols = h->cols;
+    const uint8_t *pre = h->pre;
+    const uint8_t *safe = end - 16; /* a value starting at or before this has 16 bytes */
+    uint8_t *o = r->w->data;
+    for (size_t i = 0; i < n; i++) {
+        const struct pcol c = cols[i];
+        const struct dl_cursor v = values[i];
+        /* one test for: 1..16 bytes, not a key, short prefix, 16 bytes readable */
+        if (__builtin_expect(((v.len - 1) | (c.pre_len & PCOL_SLOW)) < 16 && v.ptr <= safe, 1)) {
+            memcpy(o, pre + c.pre_off, PRE_PAD);
+            o += c.pre_len;
+            memcpy(o, v.ptr, 16);
+            o += v.len;
+        } else if (v.len == 0 || (c.pre_len & PCOL_SLOW)) {
+            if (!(o = odd_cell(r, h, i, v, true, v.len <= 16 && v.ptr <= safe, o)))
+                return false;
+            continue;
+        } else {
+            o = put_prefix(o, pre, c);
+            if (v.len <= 16)
+                copy_small(o, v.ptr, v.len);
+            else
+                memcpy(o, v.ptr, v.len);
+            o += v.len;
+        }
+        o[0] = '"';
+        o[1] = '}';
+        o += 2;
+    }
+    close_wire(r->w, o);
+    return true;
+}
+
+/* The wire form of any row, each value checked as it is copied. */
+static bool row_cells(struct prow *r, const struct dl_item_csv_header *h, const struct dl_cursor *values, size_t n)
+{
+    const struct pcol *cols = h->cols;
+    const uint8_t *pre = h->pre;
+    uint8_t *o = r->w->data;
+    for (size_t i = 0; i < n; i++) {
+        const struct pcol c = cols[i];
+        const struct dl_cursor v = values[i];
+        if (__builtin_expect(v.len == 0 || (c.pre_len & PCOL_SLOW), 0)) {
+            if (!(o = odd_cell(r, h, i, v, false, false, o)))
+                return false;
+            continue;
+        }
+        memcpy(o, pre + c.pre_off, PRE_PAD);
+        o += c.pre_len;
+        if (copy_plain(o, v.ptr, v.len)) {
+            o += v.len;
+        } else {
+            if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
+                return false;
+            o += escape_into(o, v.ptr, v.len);
+        }
+        o[0] = '"';
+        o[1] = '}';
+        o += 2;
+    }
+    close_wire(r->w, o);
+    return true;
+}
+
+/* key and key_wire from the key cells (all found, all valid). */
+static bool prepared_keys(struct dl_item *it, const struct dl_item_csv_header *h, const struct pkey *pk)
+{
+    size_t kneed = 17, wneed = 3 + PRE_PAD + 16; /* + room for the fixed-size copies */
+    for (int k = 0; k < h->ks.n; k++) {
+        char t = h->ks.k[k].type;
+        size_t l = pk[k].v.len;
+        kneed += 5 + (t == 'N' ? pk[k].canon_len : l);
+        wneed += h->kw_len[k] + 4 + (t == 'B' ? (l + 2) / 3 * 4 : pk[k].plain ? l : 6 * l);
+    }
+    if ((kneed >= it->key.alloc && dl_buf_reserve(&it->key, kneed)) ||
+        (wneed >= it->key_wire.alloc && dl_buf_reserve(&it->key_wire, wneed)))
+        return false;
+    uint8_t *kb = it->key.data, *w = it->key_wire.data;
+    *w++ = '{';
+    for (int k = 0; k < h->ks.n; k++) {
+        char t = h->ks.k[k].type;
+        const struct pkey *x = &pk[k];
+        const void *kp = t == 'N' ? (const void *)x->canon : (const void *)x->v.ptr;
+        size_t kl = t == 'N' ? x->canon_len : x->v.len;
+        kb[0] = (uint8_t)t;
+        kb[1] = (uint8_t)(kl >> 24);
+        kb[2] = (uint8_t)(kl >> 16);
+        kb[3] = (uint8_t)(kl >> 8);
+        kb[4] = (uint8_t)kl;
+        if (kl <= 16 && (t == 'N' || x->wide))
+            memcpy(kb + 5, kp, 16);
+        else
+            memcpy(kb + 5, kp, kl);
+        kb += 5 + kl;
+        if (k > 0)
+            *w++ = ',';
+        if (h->kw_len[k] <= PRE_PAD)
+            memcpy(w, h->pre + h->kw_off[k], PRE_PAD);
+        else
+            memcpy(w, h->pre + h->kw_off[k], h->kw_len[k]);
+        w += h->kw_len[k];
+        *w++ = '"';
+        if (t == 'B') {
+            w += b64_into(w, x->v.ptr, x->v.len);
+        } else if (!x->plain) {
+            w += escape_into(w, x->v.ptr, x->v.len);
+        } else {
+            if (x->wide)
+                memcpy(w, x->v.ptr, 16);
+            else
+                copy_small(w, x->v.ptr, x->v.len);
+            w += x->v.len;
+        }
+        *w++ = '"';
+        *w++ = '}';
+    }
+    *w++ = '}';
+    *w = 0;
+    *kb = 0;
+    it->key.len = (size_t)(kb - it->key.data);
+    it->key_wire.len = (size_t)(w - it->key_wire.data);
+    return true;
+}
+
+enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_csv_header *h,
+                                      const struct dl_cursor *values, size_t n, struct dl_pos_err *why)
+{
+    if (n != h->n) {
+        dl_item_reset(it);
+        if (why)
+            dl_pos_err_set(why, DL_ERR_INVALID, 0, 0, 0, "row has %zu field%s, the header has %zu", n,
+                           n == 1 ? "" : "s", h->n);
+        return DL_ERR_INVALID;
+    }
+    if (!h->fast || n == 0)
+        goto ref;
+    /* the values' total length, and whether they lie one delimiter apart */
+    size_t vsum = values[0].len;
+    uintptr_t apart = 0, next = (uintptr_t)values[0].ptr + values[0].len + 1;
+    for (size_t i = 1; i < n; i++) {
+        vsum += values[i].len;
+        apart |= (uintptr_t)values[i].ptr ^ next;
+        next = (uintptr_t)values[i].ptr + values[i].len + 1;
+    }
+    if (vsum > DL_ITEM_MAX_SIZE)
+        goto ref; /* its size would be too: names are not empty */
+    struct prow r;
+    r.w = &it->wire;
+    r.bound = h->pre_total + vsum + 2 * n + WIRE_SLACK; /* `,"name":{"T":"` value `"}` each */
+    r.size = h->names_total + vsum;
+    r.found = 0;
+    r.w->len = 0;
+    if ((r.bound >= r.w->alloc || r.bound > r.w->cap) && dl_buf_reserve(r.w, r.bound))
+        goto ref;
+    const uint8_t *end = values[n - 1].ptr + values[n - 1].len;
+    bool ok;
+    if (apart == 0 && values[0].ptr && span_plain(values[0].ptr, (size_t)(end - values[0].ptr)))
+        ok = row_contiguous(&r, h, values, n, end);
+    else
+        ok = row_cells(&r, h, values, n);
+    if (!ok || r.found != (1u << h->ks.n) - 1 || r.size > DL_ITEM_MAX_SIZE)
+        goto ref;
+    if (h->ks.n) {
+        if (!prepared_keys(it, h, r.pk))
+            goto ref;
+    } else {
+        dl_buf_reset(&it->key);
+        dl_buf_reset(&it->key_wire);
+    }
+    dl_buf_reset(&it->scratch);
+    it->size = r.size;
+    it->del = false;
+    if (why) {
+        why->code = DL_OK;
+        why->offset = why->line = why->column = 0;
+        why->msg[0] = 0;
+    }
+    return DL_OK;
+ref:
+    return dl_item_from_csv(it, h->names, values, n, h->has_ks ? &h->ks : NULL, why);
+}
+
 /* ---------------------------------------------------------------- key extraction */
 
 enum dl_err dl_item_key_from_ddb_json(const struct dl_json *obj, const struct dl_key_schema *ks,

@@ -106,4 +106,31 @@ enum dl_err dl_item_from_ddb_json(struct dl_item *it, const struct dl_json *obj,
 enum dl_err dl_item_key_from_ddb_json(const struct dl_json *keymap_or_item,
                                       const struct dl_key_schema *ks, struct dl_buf *key);
 
+/* ---- CSV rows against a prepared header
+ * Every row of a CSV file has the same names and key schema, so what depends only on them
+ * (each column's `"name":{"S":"` JSON, which columns are keys, whether the names are usable)
+ * is worked out once by dl_item_csv_header_new; dl_item_from_csv_prepared then builds each
+ * row with exactly the wire, key, key_wire, size, return code and why->code/offset/line/
+ * column/msg that dl_item_from_csv(it, names, values, n, ks, why) gives, several times
+ * faster. Rows the fast path does not take (errors, oversized items, headers with repeated,
+ * empty or non-UTF-8 names) are built by dl_item_from_csv itself. */
+struct dl_item_csv_header;
+
+/* Prepare names[0..n) and ks (ks may be NULL: no key). Both are copied: the caller may free
+ * them at once. *out belongs to the caller (dl_item_csv_header_destroy); it is only read
+ * afterwards, so threads may share one. DL_ERR_INVALID if ks->n is not 0, 1 or 2;
+ * DL_ERR_NOMEM. Names dl_item_from_csv would reject are accepted here: rows then fail (or
+ * resolve duplicates) exactly as there. */
+enum dl_err dl_item_csv_header_new(const struct dl_cursor *names, size_t n, const struct dl_key_schema *ks,
+                                   struct dl_item_csv_header **out);
+void dl_item_csv_header_destroy(struct dl_item_csv_header *h);
+
+/* CSV row values[0..n) -> item, as dl_item_from_csv with the header's names and key schema.
+ * n must be the header's column count (DL_ERR_INVALID otherwise, why says so). The values
+ * are only read, and not past their ends. On success why (may be NULL) has code DL_OK, no
+ * position and an empty msg, but unlike dl_item_from_csv the rest of its msg array is not
+ * zeroed. */
+enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_csv_header *h,
+                                      const struct dl_cursor *values, size_t n, struct dl_pos_err *why);
+
 #endif

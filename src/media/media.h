@@ -7,13 +7,19 @@
  * the start of it followed by '_' ("The_Amazing_Spider-Man_2_alt.png"). It is uploaded to
  * "<prefix>/<match with _>/<folder>/<file name>" (multipart above 8 MB, parts concurrent,
  * retried), and the item's attribute for that folder is an L of S URIs sorted by file name.
- * An object already at the destination with the same size and content hash (kept in its
- * metadata) is not uploaded again.
+ * When several names fit a file ("Spider-Man" and "Spider-Man 2" for "Spider-Man_2_alt.jpg"),
+ * the longest one takes it. An object already at the destination with the content this upload
+ * would give it (its ETag: the MD5 of the bytes, or of the part MD5s for a multipart upload
+ * with the same part size) is not uploaded again. Uploads carry the SHA-256 of the file in
+ * x-amz-meta-ddbload-sha256.
  *
- * Use, per zip: dl_media_add for every media entry (uploads start at once, in parallel), then
- * dl_media_wait (all uploads of this zip finished: an upload that failed is an error for the
- * files' items), then dl_media_attach for each item of the zip, then dl_media_end_zip, which
- * reports what matched nothing. Not thread-safe: one decoding thread calls it. */
+ * Use, per zip: dl_media_note for every item of the zip (a first pass over its records: the
+ * destination key of a file depends on the item that takes it, so every name must be known
+ * before any file is uploaded), then dl_media_add for every media entry (uploads start at once,
+ * in parallel), then dl_media_wait (all uploads of this zip finished: an upload that failed is
+ * an error for the files' items), then dl_media_attach for each item of the zip (second pass),
+ * then dl_media_end_zip, which reports what matched nothing. Not thread-safe: one decoding
+ * thread calls it. */
 #ifndef DL_MEDIA_MEDIA_H
 #define DL_MEDIA_MEDIA_H
 
@@ -42,6 +48,7 @@ struct dl_media_opts {
     struct dl_net *net;              /* borrowed */
     size_t part_size;            /* multipart part size and threshold; 0 = 8 MiB */
     int max_parallel;            /* uploads/parts in flight; 0 = 8 */
+    bool dry_run;                /* match and attach URIs, upload nothing (cfg, net unused) */
     /* Called for each report line (unmatched file, item without media, skipped upload); may be
      * NULL. level 0 info, 1 warning. */
     void (*log)(void *ctx, int level, const char *msg);
@@ -67,14 +74,23 @@ enum dl_err dl_media_new(const struct dl_media_opts *opts, struct dl_media **out
                          size_t errlen);
 void dl_media_destroy(struct dl_media *m);
 
+/* Make one item's match value known for the current zip (a zip starts with its first note or
+ * add after the previous dl_media_end_zip). Items without an S/N match attribute are ignored.
+ * DL_ERR_TOO_LARGE past 256 MiB of names in one zip; DL_ERR_NOMEM. */
+enum dl_err dl_media_note(struct dl_media *m, const struct dl_item *it);
+
 /* The rule index for a zip entry name ("Poster_Images/x.jpg" or "Top/Poster_Images/x.jpg" when
  * every entry lives under Top/), or -1 when the entry is not a media file. Directories are not
  * media files. top: the zip's single top folder with its '/' ("Top/"), or "" / NULL. */
 int dl_media_rule_for(const struct dl_media *m, const char *entry, const char *top);
 
-/* Start uploading one media file of the current zip. bytes are borrowed for the call only (the
- * module copies or spills what it needs). zip names the zip in messages. DL_ERR_INVALID for a
- * file name that cannot be part of a key; DL_ERR_NOMEM. Upload errors surface in dl_media_wait. */
+/* Start uploading one media file of the current zip to the key of the noted item it matches (a
+ * file no noted item matches is not uploaded; dl_media_end_zip reports it). bytes are borrowed
+ * for the call only (the module copies or spills what it needs); the call blocks while
+ * 4 * max_parallel files are already waiting to be uploaded. zip names the zip in messages.
+ * DL_ERR_INVALID for a file name that cannot be part of a key (absolute, '..', control bytes,
+ * not UTF-8, key over 1024 bytes); DL_ERR_IO when the copy cannot be spilled to a temporary
+ * file; DL_ERR_NOMEM. Upload errors surface in dl_media_wait. */
 enum dl_err dl_media_add(struct dl_media *m, const char *zip, int rule, const char *entry,
                          struct dl_cursor bytes, char *err, size_t errlen);
 

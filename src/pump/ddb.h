@@ -46,4 +46,17 @@ enum dl_err dl_ddb_create_table(struct dl_net *net, const struct dl_aws_config *
 enum dl_err dl_ddb_explain(const struct dl_http_req *r, const struct dl_aws_config *cfg, const char *what,
                            char *err, size_t errlen);
 
+/* The largest non-negative integer (plain digits, below 10^19, as N or S) held in attribute attr
+ * of table, found with a parallel Scan of `segments` segments (1..64) that projects only attr.
+ * Values that are not such integers are counted, not used. Synchronous; threads of its own. */
+struct dl_scan_max {
+    bool found;             /* some item holds an integer in attr */
+    uint64_t max;
+    uint64_t items;         /* items scanned */
+    uint64_t not_integer;   /* items whose attr is not a usable integer */
+    uint64_t pages;
+};
+enum dl_err dl_ddb_scan_max(struct dl_net *net, const struct dl_aws_config *cfg, const char *table,
+                            const char *attr, int segments, struct dl_scan_max *out, char *err, size_t errlen);
+
 #endif

@@ -788,6 +788,399 @@ out:
     return e;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* HEAD, user metadata, multipart upload                                                 */
+
+static enum dl_err object_request_q(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                    const char *bucket, struct dl_cursor key, const char *method,
+                                    const char *query)
+{
+    dl_buf_reset(&r->url);
+    enum dl_err e = dl_aws_s3_url(cfg, bucket, key, query, &r->url);
+    if (e)
+        return e;
+    r->method = method;
+    r->aws = cfg;
+    r->service = "s3";
+    r->range_set = false;
+    if (r->resp.cap > ERR_RESP_CAP)
+        r->resp.cap = ERR_RESP_CAP;
+    return DL_OK;
+}
+
+/* "partNumber=3&uploadId=<encoded>" (or just "uploadId=..." for part 0) into q. */
+static enum dl_err upload_query(struct dl_buf *q, const char *upload_id, int part_number)
+{
+    enum dl_err e = DL_OK;
+    dl_buf_reset(q);
+    if (!upload_id || !*upload_id)
+        return DL_ERR_INVALID;
+    if (part_number)
+        e = dl_buf_printf(q, "partNumber=%d&", part_number);
+    if (!e)
+        e = dl_buf_append_str(q, "uploadId=");
+    if (!e)
+        e = dl_sigv4_uri_encode(q, dl_cursor_str(upload_id), true);
+    return e;
+}
+
+/* S3 may send whitespace ahead of a document it is still preparing (CompleteMultipartUpload
+ * keeps the connection alive that way); expat wants the document to start at once. */
+static struct dl_cursor trim_leading_space(struct dl_cursor c)
+{
+    while (c.len && (*c.ptr == ' ' || *c.ptr == '\t' || *c.ptr == '\r' || *c.ptr == '\n')) {
+        c.ptr++;
+        c.len--;
+    }
+    return c;
+}
+
+/* One leaf <root><field>text</field></root>: the root's name, and the field's text. */
+struct leaf_ctx {
+    const char *field;
+    char root[64];
+    char *out;
+    size_t outlen;
+    bool found;
+    bool too_long;
+};
+
+static void leaf_start(struct walker *w, const char *name)
+{
+    struct leaf_ctx *c = w->ctx;
+    if (w->depth == 1)
+        snprintf(c->root, sizeof c->root, "%s", name);
+}
+
+static void leaf_end(struct walker *w, const char *name)
+{
+    struct leaf_ctx *c = w->ctx;
+    if (w->depth != 2 || c->found || strcmp(name, c->field) != 0)
+        return;
+    c->found = true;
+    if (w->text.len >= c->outlen)
+        c->too_long = true;
+    else
+        copy_field(c->out, c->outlen, &w->text);
+}
+
+static enum dl_err parse_leaf(struct dl_cursor xml, const char *field, struct leaf_ctx *c,
+                              char *out, size_t outlen, char *why, size_t whylen)
+{
+    *c = (struct leaf_ctx){ .field = field, .out = out, .outlen = outlen };
+    out[0] = 0;
+    struct walker w = { .on_start = leaf_start, .on_end = leaf_end, .ctx = c };
+    return walk(&w, trim_leading_space(xml), why, whylen);
+}
+
+static bool is_error_doc(struct dl_cursor body)
+{
+    body = trim_leading_space(body);
+    if (!memmem(body.ptr, body.len, "<Error>", 7))
+        return false;
+    char unused[8], why[64];
+    struct leaf_ctx c;
+    if (parse_leaf(body, "Code", &c, unused, sizeof unused, why, sizeof why) != DL_OK)
+        return true; /* an unparsable body that holds <Error> is an error all the same */
+    return strcmp(c.root, "Error") == 0;
+}
+
+/* The message for a 2xx answer whose body is an <Error> document. */
+static enum dl_err embedded_error(const struct dl_http_req *r, const char *bucket,
+                                  const char *key, char *errmsg, size_t errlen)
+{
+    struct s3_error_doc d;
+    char b[100], k[400];
+    parse_error_doc(trim_leading_space(dl_buf_cur(&r->resp)), &d);
+    printable(b, sizeof b, bucket);
+    printable(k, sizeof k, key ? key : "");
+    const char *rid = d.request_id[0] ? d.request_id : r->request_id;
+    char tries[40] = "";
+    if (r->attempts > 1)
+        snprintf(tries, sizeof tries, " after %d attempts", r->attempts);
+    snprintf(errmsg, errlen, "s3://%s/%s: %s: %s (HTTP %ld with an error document%s%s)%s", b, k,
+             d.code[0] ? d.code : "Error", d.message[0] ? d.message : "no message", r->status,
+             rid[0] ? ", request id " : "", rid, tries);
+    return DL_ERR_AWS;
+}
+
+/* Common start of every *_parse: the answer must be a 2xx. */
+static enum dl_err expect_2xx(const struct dl_http_req *r, const char *bucket, const char *key,
+                              char *errmsg, size_t errlen)
+{
+    if (errlen)
+        errmsg[0] = 0;
+    enum dl_err e = dl_s3_error_message(r, bucket, key, errmsg, errlen);
+    if (!e && errlen)
+        errmsg[0] = 0;
+    return e;
+}
+
+enum dl_err dl_s3_head_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                               const char *bucket, struct dl_cursor key)
+{
+    return object_request_q(r, cfg, bucket, key, "HEAD", NULL);
+}
+
+enum dl_err dl_s3_head_parse(const struct dl_http_req *r, const char *bucket, const char *key,
+                             struct dl_s3_head *out, char *errmsg, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (errlen)
+        errmsg[0] = 0;
+    if (r->result == DL_OK && r->status == 404)
+        return DL_OK;
+    enum dl_err e = expect_2xx(r, bucket, key, errmsg, errlen);
+    if (e)
+        return e;
+    out->exists = true;
+    snprintf(out->etag, sizeof out->etag, "%s", r->etag);
+    return DL_OK;
+}
+
+enum dl_err dl_s3_head_sync(struct dl_net *n, const struct dl_aws_config *cfg, const char *bucket,
+                            struct dl_cursor key, struct dl_s3_head *out, char *errmsg,
+                            size_t errlen)
+{
+    if (errlen)
+        errmsg[0] = 0;
+    memset(out, 0, sizeof *out);
+    enum dl_err e;
+    char k[1100];
+    key_str(key, k, sizeof k);
+    struct dl_http_req *r = dl_http_req_new();
+    if (!r) {
+        e = DL_ERR_NOMEM;
+        goto out;
+    }
+    if ((e = dl_s3_head_prepare(r, cfg, bucket, key))) {
+        snprintf(errmsg, errlen, "s3://%s: cannot build the request: %s", bucket, dl_err_str(e));
+        goto out;
+    }
+    dl_net_do(n, r);
+    e = dl_s3_head_parse(r, bucket, k, out, errmsg, errlen);
+out:
+    dl_http_req_destroy(r);
+    return e;
+}
+
+enum dl_err dl_s3_add_meta(struct dl_http_req *r, const char *name, const char *value)
+{
+    char h[128];
+    if (!*name || strlen(name) + 11 >= sizeof h)
+        return DL_ERR_INVALID;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return DL_ERR_INVALID;
+    for (const char *p = value; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return DL_ERR_INVALID;
+    snprintf(h, sizeof h, "x-amz-meta-%s", name);
+    return dl_http_req_add_header(r, h, value);
+}
+
+bool dl_s3_upload_retryable(const struct dl_http_req *r, void *ctx)
+{
+    static const char *const transient[] = { "InternalError", "ServiceUnavailable", "SlowDown",
+                                              "RequestTimeout", NULL };
+    if (r->status >= 500 && r->status <= 599)
+        return true;
+    if (r->status != 400 && r->status != 200)
+        return false;
+    struct dl_cursor body = dl_buf_cur(&r->resp);
+    if (!body.len || !memmem(body.ptr, body.len, "<Error>", 7))
+        return false;
+    if (r->status == 200 && !is_error_doc(body))
+        return false;
+    struct s3_error_doc d;
+    parse_error_doc(body, &d);
+    if (r->status == 400)
+        return strcmp(d.code, "RequestTimeout") == 0;
+    return code_in(d.code, transient);
+}
+
+enum dl_err dl_s3_mpu_create_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                     const char *bucket, struct dl_cursor key,
+                                     const char *content_type)
+{
+    enum dl_err e = object_request_q(r, cfg, bucket, key, "POST", "uploads");
+    if (e)
+        return e;
+    dl_buf_reset(&r->body);
+    /* the object's type comes from this request; without one curl would send a form type */
+    return dl_http_req_add_header(r, "Content-Type",
+                                  content_type ? content_type : "application/octet-stream");
+}
+
+enum dl_err dl_s3_mpu_create_parse(const struct dl_http_req *r, const char *bucket,
+                                   const char *key, char *upload_id, size_t idlen, char *errmsg,
+                                   size_t errlen)
+{
+    upload_id[0] = 0;
+    enum dl_err e = expect_2xx(r, bucket, key, errmsg, errlen);
+    if (e)
+        return e;
+    if (is_error_doc(dl_buf_cur(&r->resp)))
+        return embedded_error(r, bucket, key, errmsg, errlen);
+    char why[200];
+    struct leaf_ctx c;
+    e = parse_leaf(dl_buf_cur(&r->resp), "UploadId", &c, upload_id, idlen, why, sizeof why);
+    if (!e && (strcmp(c.root, "InitiateMultipartUploadResult") != 0 || !c.found)) {
+        e = DL_ERR_PARSE;
+        snprintf(why, sizeof why, "no UploadId in the answer");
+    } else if (!e && (c.too_long || !upload_id[0])) {
+        e = c.too_long ? DL_ERR_TOO_LARGE : DL_ERR_PARSE;
+        snprintf(why, sizeof why, c.too_long ? "the UploadId is too long" : "an empty UploadId");
+    }
+    if (e) {
+        upload_id[0] = 0;
+        snprintf(errmsg, errlen, "s3://%s/%s: starting a multipart upload: %s", bucket, key, why);
+    }
+    return e;
+}
+
+enum dl_err dl_s3_mpu_part_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                   const char *bucket, struct dl_cursor key,
+                                   const char *upload_id, int part_number,
+                                   struct dl_cursor body)
+{
+    if (part_number < 1 || part_number > 10000)
+        return DL_ERR_INVALID;
+    struct dl_buf q;
+    dl_buf_init(&q, 0);
+    enum dl_err e = upload_query(&q, upload_id, part_number);
+    if (!e)
+        e = object_request_q(r, cfg, bucket, key, "PUT", (const char *)q.data);
+    dl_buf_free(&q);
+    if (e)
+        return e;
+    dl_buf_reset(&r->body);
+    return dl_buf_append_cur(&r->body, body);
+}
+
+enum dl_err dl_s3_mpu_part_parse(const struct dl_http_req *r, const char *bucket, const char *key,
+                                 char *etag, char *errmsg, size_t errlen)
+{
+    etag[0] = 0;
+    enum dl_err e = expect_2xx(r, bucket, key, errmsg, errlen);
+    if (e)
+        return e;
+    if (!r->etag[0]) {
+        snprintf(errmsg, errlen, "s3://%s/%s: a part upload answered without an ETag", bucket,
+                 key);
+        return DL_ERR_PARSE;
+    }
+    snprintf(etag, 128, "%s", r->etag);
+    return DL_OK;
+}
+
+/* XML text: ETags are quoted hex, but escape what XML needs anyway. */
+static enum dl_err append_xml_text(struct dl_buf *b, const char *s)
+{
+    enum dl_err e = DL_OK;
+    for (; *s && !e; s++) {
+        switch (*s) {
+        case '<': e = dl_buf_append_str(b, "&lt;"); break;
+        case '>': e = dl_buf_append_str(b, "&gt;"); break;
+        case '&': e = dl_buf_append_str(b, "&amp;"); break;
+        default: e = dl_buf_append_byte(b, (uint8_t)*s); break;
+        }
+    }
+    return e;
+}
+
+enum dl_err dl_s3_mpu_complete_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                       const char *bucket, struct dl_cursor key,
+                                       const char *upload_id, const struct dl_s3_part *parts,
+                                       size_t nparts)
+{
+    if (nparts == 0 || nparts > 10000)
+        return DL_ERR_INVALID;
+    struct dl_buf q;
+    dl_buf_init(&q, 0);
+    enum dl_err e = upload_query(&q, upload_id, 0);
+    if (!e)
+        e = object_request_q(r, cfg, bucket, key, "POST", (const char *)q.data);
+    dl_buf_free(&q);
+    if (e)
+        return e;
+    struct dl_buf *b = &r->body;
+    dl_buf_reset(b);
+    e = dl_buf_append_str(b, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/"
+                             "2006-03-01/\">");
+    for (size_t i = 0; i < nparts && !e; i++) {
+        e = dl_buf_printf(b, "<Part><PartNumber>%d</PartNumber><ETag>", parts[i].number);
+        if (!e)
+            e = append_xml_text(b, parts[i].etag);
+        if (!e)
+            e = dl_buf_append_str(b, "</ETag></Part>");
+    }
+    if (!e)
+        e = dl_buf_append_str(b, "</CompleteMultipartUpload>");
+    if (!e)
+        e = dl_http_req_add_header(r, "Content-Type", "application/xml");
+    return e;
+}
+
+enum dl_err dl_s3_mpu_complete_parse(const struct dl_http_req *r, const char *bucket,
+                                     const char *key, char *etag, char *errmsg, size_t errlen)
+{
+    char got[128];
+    if (etag)
+        etag[0] = 0;
+    enum dl_err e = expect_2xx(r, bucket, key, errmsg, errlen);
+    if (e)
+        return e;
+    if (is_error_doc(dl_buf_cur(&r->resp)))
+        return embedded_error(r, bucket, key, errmsg, errlen);
+    char why[200];
+    struct leaf_ctx c;
+    e = parse_leaf(dl_buf_cur(&r->resp), "ETag", &c, got, sizeof got, why, sizeof why);
+    if (!e && strcmp(c.root, "CompleteMultipartUploadResult") != 0) {
+        e = DL_ERR_PARSE;
+        snprintf(why, sizeof why, "the answer is not a CompleteMultipartUploadResult");
+    }
+    if (e) {
+        snprintf(errmsg, errlen, "s3://%s/%s: completing a multipart upload: %s", bucket, key,
+                 why);
+        return e;
+    }
+    if (etag)
+        snprintf(etag, 128, "%s", c.too_long ? "" : got);
+    return DL_OK;
+}
+
+enum dl_err dl_s3_mpu_abort_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                    const char *bucket, struct dl_cursor key,
+                                    const char *upload_id)
+{
+    struct dl_buf q;
+    dl_buf_init(&q, 0);
+    enum dl_err e = upload_query(&q, upload_id, 0);
+    if (!e)
+        e = object_request_q(r, cfg, bucket, key, "DELETE", (const char *)q.data);
+    dl_buf_free(&q);
+    if (!e)
+        dl_buf_reset(&r->body);
+    return e;
+}
+
+enum dl_err dl_s3_mpu_abort_parse(const struct dl_http_req *r, const char *bucket,
+                                  const char *key, char *errmsg, size_t errlen)
+{
+    enum dl_err e = expect_2xx(r, bucket, key, errmsg, errlen);
+    if (e == DL_ERR_NOT_FOUND) {
+        struct s3_error_doc d;
+        parse_error_doc(dl_buf_cur(&r->resp), &d);
+        if (strcmp(d.code, "NoSuchUpload") == 0) {
+            if (errlen)
+                errmsg[0] = 0;
+            e = DL_OK; /* already aborted or completed: nothing left to free */
+        }
+    }
+    return e;
+}
+
 enum dl_err dl_s3_create_bucket(struct dl_net *n, const struct dl_aws_config *cfg,
                                 const char *bucket, char *errmsg, size_t errlen)
 {

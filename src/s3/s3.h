@@ -1,5 +1,5 @@
-/* S3 client: ListObjectsV2 paging (XML parsed with expat), GET / PUT of one object, bucket
- * creation, and S3 error documents turned into one-line messages.
+/* S3 client: ListObjectsV2 paging (XML parsed with expat), GET / PUT / HEAD of one object,
+ * multipart upload, bucket creation, and S3 error documents turned into one-line messages.
  *
  * Requests go through the network thread (net/net.h): the *_prepare functions fill a
  * struct dl_http_req for dl_net_submit() (asynchronous) or dl_net_do(); the *_sync functions
@@ -98,6 +98,83 @@ enum dl_err dl_s3_put_prepare(struct dl_http_req *r, const struct dl_aws_config 
 enum dl_err dl_s3_put_sync(struct dl_net *n, const struct dl_aws_config *cfg, const char *bucket,
                            struct dl_cursor key, struct dl_cursor body, const char *content_type,
                            char *etag, char *errmsg, size_t errlen);
+
+/* ---- HEAD, user metadata, multipart upload ----
+ * Each request has a *_prepare that fills r (method, URL, signing, headers; body copied) for
+ * dl_net_submit() or dl_net_do(), and a *_parse that reads the finished r. prepare keeps r's
+ * other headers, done, ctx and retryable; parse never changes r. key in parse is only for
+ * messages. Parse errors are those of dl_s3_error_message(), plus DL_ERR_PARSE for a 2xx
+ * answer without what it should hold. */
+
+/* What a HEAD tells through the network layer, which keeps the ETag of a response and none
+ * of its other headers (no Content-Length, no x-amz-meta-*). */
+struct dl_s3_head {
+    bool exists;
+    char etag[128];  /* quotes kept, as S3 sends it */
+};
+
+enum dl_err dl_s3_head_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                               const char *bucket, struct dl_cursor key);
+/* 200: exists, with the ETag. 404 (no such key): DL_OK with exists false. Other statuses,
+ * 403 included (S3's answer for a missing key without s3:ListBucket), are errors. */
+enum dl_err dl_s3_head_parse(const struct dl_http_req *r, const char *bucket, const char *key,
+                             struct dl_s3_head *out, char *errmsg, size_t errlen);
+enum dl_err dl_s3_head_sync(struct dl_net *n, const struct dl_aws_config *cfg, const char *bucket,
+                            struct dl_cursor key, struct dl_s3_head *out, char *errmsg,
+                            size_t errlen);
+
+/* Add user metadata "x-amz-meta-<name>: value" to a PUT or CreateMultipartUpload request.
+ * name: lowercase a-z, 0-9 and '-'; value: printable ASCII. DL_ERR_INVALID otherwise;
+ * DL_ERR_TOO_LARGE past DL_HTTP_MAX_HEADERS. */
+enum dl_err dl_s3_add_meta(struct dl_http_req *r, const char *name, const char *value);
+
+/* Retry predicate for uploads (set r->retryable): 5xx, a 400 RequestTimeout (S3 gave up
+ * waiting for the body), and a 200 whose body is an <Error> document with a transient code
+ * (CompleteMultipartUpload answers 200 first and may fail while it assembles the parts). */
+bool dl_s3_upload_retryable(const struct dl_http_req *r, void *ctx);
+
+/* CreateMultipartUpload: POST key?uploads. content_type NULL = none; user metadata goes on
+ * this request (dl_s3_add_meta). parse copies the UploadId into upload_id (idlen bytes);
+ * DL_ERR_TOO_LARGE when it does not fit. */
+enum dl_err dl_s3_mpu_create_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                     const char *bucket, struct dl_cursor key,
+                                     const char *content_type);
+enum dl_err dl_s3_mpu_create_parse(const struct dl_http_req *r, const char *bucket,
+                                   const char *key, char *upload_id, size_t idlen, char *errmsg,
+                                   size_t errlen);
+
+/* One part that has been uploaded: its number (1..10000) and the ETag S3 gave it. */
+struct dl_s3_part {
+    int number;
+    char etag[128];
+};
+
+/* UploadPart: PUT key?partNumber=N&uploadId=ID with body (copied). Every part but the last
+ * must be at least 5 MiB. parse copies the part's ETag into etag (128 bytes). */
+enum dl_err dl_s3_mpu_part_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                   const char *bucket, struct dl_cursor key,
+                                   const char *upload_id, int part_number,
+                                   struct dl_cursor body);
+enum dl_err dl_s3_mpu_part_parse(const struct dl_http_req *r, const char *bucket, const char *key,
+                                 char *etag, char *errmsg, size_t errlen);
+
+/* CompleteMultipartUpload: POST key?uploadId=ID with the parts (ascending numbers) as XML.
+ * parse treats a 200 whose body is an <Error> document as the error it holds; etag (NULL or
+ * 128 bytes) receives the object's ETag. */
+enum dl_err dl_s3_mpu_complete_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                       const char *bucket, struct dl_cursor key,
+                                       const char *upload_id, const struct dl_s3_part *parts,
+                                       size_t nparts);
+enum dl_err dl_s3_mpu_complete_parse(const struct dl_http_req *r, const char *bucket,
+                                     const char *key, char *etag, char *errmsg, size_t errlen);
+
+/* AbortMultipartUpload: DELETE key?uploadId=ID (frees the parts S3 keeps, and bills for,
+ * until then). parse: 2xx, or NoSuchUpload (already gone), is DL_OK. */
+enum dl_err dl_s3_mpu_abort_prepare(struct dl_http_req *r, const struct dl_aws_config *cfg,
+                                    const char *bucket, struct dl_cursor key,
+                                    const char *upload_id);
+enum dl_err dl_s3_mpu_abort_parse(const struct dl_http_req *r, const char *bucket,
+                                  const char *key, char *errmsg, size_t errlen);
 
 /* Create a bucket (with a LocationConstraint outside us-east-1). A bucket that already exists
  * and is ours (BucketAlreadyOwnedByYou) counts as success. */

@@ -2,7 +2,8 @@
  * pairs and malformed quotes at chunk edges, chunk sizes down to 1 byte), chunk lines equal a
  * sequential count, results come out in order with 0, 1, 2 and 4 threads within the slot
  * bound, errors stop the run in order, and rows read chunk by chunk (dl_csv per chunk, and
- * dl_csvfast_new_range) equal a sequential read, for many random inputs and chunk sizes. */
+ * dl_csvfast_new_range) equal a sequential read, for many random inputs and chunk sizes; the
+ * same with chunks planned on demand (dl_chunked_run_planner). */
 #include "decode/chunked.h"
 
 #include <pthread.h>
@@ -453,6 +454,55 @@ static void test_run_order(void)
     free(plan.chunks);
 }
 
+/* A planner's run: chunks come out in order within the slot bound, the end is found by whichever
+ * thread asks first, and a stop in consume ends it. */
+static void test_run_planner(void)
+{
+    static uint8_t buf[3000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = i % 6 == 5 ? '\n' : (uint8_t)('a' + (i / 6) % 26);
+    struct dl_chunk_fns fns = { o_slot_new, o_slot_free, o_work, o_consume };
+    int threads[] = { 0, 1, 2, 4 };
+    for (size_t t = 0; t < 4; t++) {
+        for (size_t cs = 1; cs < 40; cs += 13) {
+            struct dl_chunk_plan plan;
+            CHECK_INT(dl_chunk_plan_ndjson(buf, sizeof buf, 0, 1, cs, &plan), DL_OK);
+            struct dl_chunk_planner *pl;
+            CHECK_INT(dl_chunk_planner_new_ndjson(buf, sizeof buf, 0, 1, cs, &pl), DL_OK);
+            /* o_consume checks values made from the chunk's first byte: 'a' + index % 26 */
+            for (size_t i = 0; i < plan.n; i++)
+                buf[plan.chunks[i].off] = (uint8_t)('a' + i % 26);
+            struct order_ctx c = { .fail_work_at = SIZE_MAX, .fail_consume_at = SIZE_MAX };
+            pthread_mutex_init(&c.mu, NULL);
+            CHECK_INT(dl_chunked_run_planner(buf, pl, threads[t], 0, &fns, &c), DL_OK);
+            CHECK(!c.bad_order);
+            CHECK(!c.bad_value);
+            CHECK_INT(c.consumed, plan.n);
+            CHECK(c.max_live <= (threads[t] ? 2 * (size_t)threads[t] : 1));
+            dl_chunk_planner_destroy(pl);
+            struct order_ctx g = { .fail_work_at = SIZE_MAX, .fail_consume_at = 40 };
+            pthread_mutex_init(&g.mu, NULL);
+            CHECK_INT(dl_chunk_planner_new_ndjson(buf, sizeof buf, 0, 1, cs, &pl), DL_OK);
+            CHECK_INT(dl_chunked_run_planner(buf, pl, threads[t], 0, &fns, &g), DL_ERR_CANCELLED);
+            CHECK_INT(g.consumed, 41);
+            CHECK(!g.bad_order);
+            dl_chunk_planner_destroy(pl);
+            pthread_mutex_destroy(&c.mu);
+            pthread_mutex_destroy(&g.mu);
+            dl_chunk_plan_free(&plan);
+        }
+    }
+    /* nothing to plan */
+    struct dl_chunk_planner *pl;
+    struct order_ctx e = { .fail_work_at = SIZE_MAX, .fail_consume_at = SIZE_MAX };
+    pthread_mutex_init(&e.mu, NULL);
+    CHECK_INT(dl_chunk_planner_new_csv(buf, 0, 0, 1, NULL, 10, &pl), DL_OK);
+    CHECK_INT(dl_chunked_run_planner(buf, pl, 2, 0, &fns, &e), DL_OK);
+    CHECK_INT(e.consumed, 0);
+    dl_chunk_planner_destroy(pl);
+    pthread_mutex_destroy(&e.mu);
+}
+
 /* ---------------------------------------------------------------- decode through the map */
 
 struct rows_slot {
@@ -561,6 +611,19 @@ static void test_run_decode(void)
             if (!same)
                 fprintf(stderr, "  %zu bytes, chunk size %zu, %d threads: transcripts differ\n", n, cs, threads[t]);
             dl_buf_free(&x.out);
+            /* the same with chunks planned on demand, as workers ask for them */
+            struct dl_chunk_planner *pl;
+            struct rows_ctx y = { &opts, { 0 }, 0 };
+            dl_buf_init(&y.out, 0);
+            CHECK_INT(dl_chunk_planner_new_csv(buf, n, 0, 1, &opts, cs, &pl), DL_OK);
+            CHECK_INT(dl_chunked_run_planner(buf, pl, threads[t], (size_t)t, &fns, &y), DL_OK);
+            dl_chunk_planner_destroy(pl);
+            same = y.out.len == want_t.len && memcmp(y.out.data, want_t.data, want_t.len) == 0;
+            CHECK(same);
+            if (!same)
+                fprintf(stderr, "  %zu bytes, chunk size %zu, %d threads, planner: transcripts differ\n", n, cs,
+                        threads[t]);
+            dl_buf_free(&y.out);
         }
         dl_chunk_plan_free(&plan);
         dl_buf_free(&want_t);
@@ -578,6 +641,7 @@ int main(void)
     TEST_RUN(test_plan_random);
     TEST_RUN(test_plan_ndjson);
     TEST_RUN(test_run_order);
+    TEST_RUN(test_run_planner);
     TEST_RUN(test_run_decode);
     return test_summary();
 }

@@ -828,10 +828,372 @@ static void test_reuse(void)
     CHECK_INT(it.size, 0);
 }
 
+/* ------------------------------------------------------------------ CSV, prepared header */
+
+/* DL_TEST_QUICK=1 (tools/cross-test.sh, under emulation): fewer generated rows. */
+static int quick;
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1Dull;
+}
+
+static size_t rndn(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
+
+static struct dl_item ref_it, fast_it;
+static struct dl_pos_err ref_why, fast_why;
+static long prepared_rows, prepared_ok;
+
+/* Build the row both ways and compare everything the API promises. */
+static void csv_same(const struct dl_item_csv_header *h, const struct dl_cursor *names, const struct dl_cursor *values,
+                     size_t n, const struct dl_key_schema *ks, const char *what)
+{
+    enum dl_err a = dl_item_from_csv(&ref_it, names, values, n, ks, &ref_why);
+    memset(&fast_why, 0x5a, sizeof fast_why); /* no stale state may show through */
+    enum dl_err b = dl_item_from_csv_prepared(&fast_it, h, values, n, &fast_why);
+    int before = test_failures;
+    prepared_rows++;
+    CHECK_INT(b, a);
+    CHECK_INT(fast_why.code, ref_why.code);
+    CHECK_INT(fast_why.offset, ref_why.offset);
+    CHECK_INT(fast_why.line, ref_why.line);
+    CHECK_INT(fast_why.column, ref_why.column);
+    CHECK_STR(fast_why.msg, ref_why.msg);
+    if (a == DL_OK && b == DL_OK) {
+        prepared_ok++;
+        CHECK_MEM_STR(fast_it.wire.data, fast_it.wire.len, (const char *)ref_it.wire.data);
+        CHECK_INT(fast_it.wire.len, ref_it.wire.len);
+        CHECK_INT(fast_it.key.len, ref_it.key.len);
+        CHECK(fast_it.key.len == ref_it.key.len && memcmp(fast_it.key.data, ref_it.key.data, ref_it.key.len) == 0);
+        CHECK_INT(fast_it.key_wire.len, ref_it.key_wire.len);
+        CHECK(fast_it.key_wire.len == ref_it.key_wire.len &&
+              memcmp(fast_it.key_wire.data, ref_it.key_wire.data, ref_it.key_wire.len) == 0);
+        CHECK_INT(fast_it.size, ref_it.size);
+        CHECK(!fast_it.del);
+        /* the buffers keep their NUL-terminated contract */
+        CHECK(fast_it.wire.data[fast_it.wire.len] == 0);
+        CHECK(!fast_it.key.data || fast_it.key.data[fast_it.key.len] == 0);
+        CHECK(!fast_it.key_wire.data || fast_it.key_wire.data[fast_it.key_wire.len] == 0);
+    }
+    if (test_failures != before && test_failures < before + 40) {
+        fprintf(stderr, "  (%s) row:", what);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " [%.*s]=[%.*s]", (int)names[i].len, (const char *)names[i].ptr, (int)values[i].len,
+                    (const char *)values[i].ptr);
+        fprintf(stderr, "\n  keys:");
+        for (int k = 0; ks && k < ks->n; k++)
+            fprintf(stderr, " %.*s:%c", (int)ks->k[k].name_len, ks->k[k].name, ks->k[k].type);
+        fprintf(stderr, "\n");
+    }
+}
+
+/* Names, values and key schemas from lists ("" cells allowed), compared both ways. */
+static void csv_same_lists(const char *const *names, const char *const *values, size_t n,
+                           const struct dl_key_schema *ks)
+{
+    struct dl_cursor nc[32], vc[32];
+    for (size_t i = 0; i < n; i++) {
+        nc[i] = dl_cursor_str(names[i]);
+        vc[i] = dl_cursor_str(values[i]);
+    }
+    struct dl_item_csv_header *h = NULL;
+    CHECK_INT(dl_item_csv_header_new(nc, n, ks, &h), DL_OK);
+    if (h)
+        csv_same(h, nc, vc, n, ks, values[0]);
+    dl_item_csv_header_destroy(h);
+}
+
+static void test_csv_prepared_cases(void)
+{
+    struct dl_key_schema none = schema0(), s = schema1("id", 'S'), nk = schema1("id", 'N'), b = schema1("id", 'B');
+    struct dl_key_schema sn = schema2("id", 'S', "seq", 'N'), nb = schema2("seq", 'N', "id", 'B');
+
+    /* the wire form the decoder hands the pump */
+    const char *n3[] = { "id", "seq", "name" };
+    const char *v3[] = { "u1", "42", "Ann" };
+    struct dl_cursor nc[3] = { dl_cursor_str("id"), dl_cursor_str("seq"), dl_cursor_str("name") };
+    struct dl_cursor vc[3] = { dl_cursor_str("u1"), dl_cursor_str("42"), dl_cursor_str("Ann") };
+    struct dl_item_csv_header *h = NULL;
+    CHECK_INT(dl_item_csv_header_new(nc, 3, &sn, &h), DL_OK);
+    CHECK_INT(dl_item_from_csv_prepared(&it, h, vc, 3, &why), DL_OK);
+    WIRE_IS("{\"id\":{\"S\":\"u1\"},\"seq\":{\"N\":\"42\"},\"name\":{\"S\":\"Ann\"}}");
+    KEY_WIRE_IS("{\"id\":{\"S\":\"u1\"},\"seq\":{\"N\":\"42\"}}");
+    CHECK_STR(key_text(&it.key), "S2:u1|N4:42E0");
+    CHECK_INT(it.size, 2 + 2 + 3 + 2 + 4 + 3);
+    CHECK_INT(why.code, DL_OK);
+    CHECK_STR(why.msg, "");
+    /* a row of the wrong width */
+    CHECK_INT(dl_item_from_csv_prepared(&it, h, vc, 2, &why), DL_ERR_INVALID);
+    CHECK_STR(why.msg, "row has 2 fields, the header has 3");
+    CHECK_INT(it.wire.len, 0);
+    dl_item_csv_header_destroy(h);
+    /* a key schema with more than two keys */
+    struct dl_key_schema bad = sn;
+    bad.n = 3;
+    h = (struct dl_item_csv_header *)&bad;
+    CHECK_INT(dl_item_csv_header_new(nc, 3, &bad, &h), DL_ERR_INVALID);
+    CHECK(h == NULL);
+    dl_item_csv_header_destroy(NULL);
+
+    /* hand cases: each compared with dl_item_from_csv */
+    csv_same_lists(n3, v3, 3, &sn);
+    csv_same_lists(n3, v3, 3, &none);
+    csv_same_lists(n3, v3, 3, NULL);
+    const char *rows[][3] = {
+        { "u1", "", "" },                 /* empty cells omit attributes */
+        { "", "1", "x" },                 /* empty key */
+        { "u1", "", "x" },                /* empty sort key */
+        { "u1", "042", "x" },             /* leading zero */
+        { "u1", "-0", "x" },              /* zero */
+        { "u1", "0", "x" },
+        { "u1", "1000", "x" },            /* trailing zeros */
+        { "u1", "10000000000", "x" },
+        { "u1", "-1200", "x" },
+        { "u1", "1.50", "x" },            /* not an integer: the general number check */
+        { "u1", "1e5", "x" },
+        { "u1", "-0.0e-0", "x" },
+        { "u1", "12345678901234567890123456789012345678", "x" },   /* 38 digits */
+        { "u1", "123456789012345678901234567890123456789", "x" },  /* 39 */
+        { "u1", "123456789012345678901234567890123456780", "x" },  /* 39, one trailing zero */
+        { "u1", "1e126", "x" },
+        { "u1", "abc", "x" },
+        { "u1", " 42", "x" },
+        { "u1", "-", "x" },
+        { "u\"1", "1", "q\"uote" },       /* escapes */
+        { "u\\1", "1", "back\\slash" },
+        { "tab\t", "1", "line\nbreak\r\x01\x1f\x7f" },
+        { "\xc3\xa9t\xc3\xa9", "1", "\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80" }, /* unicode */
+        { "u1", "1", "\xff" },            /* invalid UTF-8 */
+        { "\xc3", "1", "x" },
+        { "u1", "1", "ab\xc0\x80" },
+        { "u1", "1", "\xed\xa0\x80" },
+        { "u1", "1", "\xf4\x90\x80\x80" },
+        { "u1", "1", "\xe0\x9f\xbf" },
+        { "u1", "1", "\xe6\x9d" },
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        csv_same_lists(n3, rows[r], 3, &sn);
+        csv_same_lists(n3, rows[r], 3, &none);
+        csv_same_lists(n3, rows[r], 3, &s);
+        csv_same_lists(n3, rows[r], 3, &nk);
+        csv_same_lists(n3, rows[r], 3, &b);
+        csv_same_lists(n3, rows[r], 3, &nb);
+    }
+    /* headers dl_item_from_csv takes apart: repeated, empty and invalid names */
+    const char *dup[] = { "id", "x", "x" }, *empty[] = { "id", "", "x" }, *inval[] = { "id", "\xff", "x" };
+    const char *dv[][3] = { { "a", "b", "c" }, { "a", "b", "" }, { "a", "", "c" }, { "", "b", "c" } };
+    for (size_t r = 0; r < 4; r++) {
+        csv_same_lists(dup, dv[r], 3, &s);
+        csv_same_lists(empty, dv[r], 3, &s);
+        csv_same_lists(inval, dv[r], 3, &none);
+    }
+    /* a key column named twice, a key that is no column, a key type that does not exist */
+    const char *kk[] = { "id", "id", "x" };
+    csv_same_lists(kk, dv[0], 3, &s);
+    csv_same_lists(kk, dv[2], 3, &s);
+    struct dl_key_schema other = schema1("pk", 'S'), odd = schema1("id", 'X');
+    csv_same_lists(n3, v3, 3, &other);
+    csv_same_lists(n3, v3, 3, &odd);
+    /* no columns at all */
+    CHECK_INT(dl_item_csv_header_new(NULL, 0, &none, &h), DL_OK);
+    csv_same(h, NULL, NULL, 0, &none, "no columns");
+    dl_item_csv_header_destroy(h);
+    CHECK_INT(dl_item_csv_header_new(NULL, 0, &s, &h), DL_OK);
+    csv_same(h, NULL, NULL, 0, &s, "no columns, a key");
+    dl_item_csv_header_destroy(h);
+}
+
+/* Random cells of every kind the fast path distinguishes; kind 'N' makes mostly numbers,
+ * kind 'S' mostly valid text (for key columns), 0 anything. */
+static bool gen_plain; /* this header's rows: only plain text and integers */
+
+static size_t gen_cell(uint8_t *o, size_t room, char kind)
+{
+    static const char *const pieces[] = {
+        "a", "Zq", "hello", "x-y", "2023-01-05", "1234.56", "0", "-0", "7", "42", "-17", "1000", "007",
+        "1.50", "1e5", "-2.5E-3", "1e999", "12345678901234567890123456789012345678",
+        "123456789012345678901234567890123456789", "\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f",
+        " ", ",", "\xc3\xa9", "\xe6\x9d\xb1", "\xf0\x9f\x98\x80", "\xc3\xa9t\xc3\xa9",
+    };
+    static const char *const invalid[] = {
+        "\xff", "\x80", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe0\x80\x80", "\xe6\x9d", "\xc3",
+    };
+    size_t k = rndn(100), len = 0;
+    if (gen_plain)
+        k = rndn(65);
+    if (kind == 'N' && rndn(10))
+        k = 45 + rndn(20); /* an integer */
+    else if (kind == 'S' && rndn(10))
+        k = 12 + rndn(33); /* plain text */
+    if (k < 12)
+        return 0; /* empty */
+    if (k < 45) { /* plain ASCII of any length up to 40 */
+        len = 1 + rndn(40);
+        for (size_t i = 0; i < len; i++)
+            o[i] = (uint8_t)("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789 -_.:/"[rndn(52)]);
+        return len;
+    }
+    if (k < 65) { /* integers, usual and odd */
+        size_t digits = 1 + rndn(k < 60 ? 12 : 45);
+        if (rndn(4) == 0)
+            o[len++] = '-';
+        for (size_t i = 0; i < digits; i++)
+            o[len++] = (uint8_t)('0' + (i == 0 && rndn(10) ? 1 + rndn(9) : rndn(10)));
+        size_t zeros = rndn(4) == 0 ? rndn(15) : 0;
+        for (size_t i = 0; i < zeros && len < 60; i++)
+            o[len++] = '0';
+        return len;
+    }
+    if (k < 97) { /* pieces stuck together: escapes, unicode, numbers; now and then invalid UTF-8 */
+        size_t m = 1 + rndn(5);
+        for (size_t j = 0; j < m; j++) {
+            const char *p = rndn(12) ? pieces[rndn(sizeof pieces / sizeof pieces[0])]
+                                     : invalid[rndn(sizeof invalid / sizeof invalid[0])];
+            size_t pl = strlen(p);
+            if (len + pl > 120)
+                break;
+            memcpy(o + len, p, pl);
+            len += pl;
+        }
+        return len;
+    }
+    /* long: past the key limits, sometimes past the item limit */
+    len = k < 99 || rndn(4) ? 17 + rndn(3000) : rndn(3) ? 100000 + rndn(150000) : 300000 + rndn(150000);
+    if (len > room)
+        len = room;
+    uint8_t c = (uint8_t)"abcXYZ01\"\xc3"[rndn(10)];
+    for (size_t i = 0; i < len; i++)
+        o[i] = (uint8_t)('a' + i % 26);
+    if (rndn(3) == 0)
+        o[rndn(len)] = c;
+    if (c == 0xc3 && len > 1) { /* a valid 2-byte character, or a cut one at the end */
+        o[len - 2] = 0xc3;
+        o[len - 1] = rndn(2) ? 0xa9 : 'x';
+    }
+    return len;
+}
+
+static void test_csv_prepared_random(void)
+{
+    static const char *const pool[] = {
+        "id", "seq", "pk", "sk", "a", "name", "na\"me", "back\\slash", "tab\tname", "\xc3\xa9", "\xe6\x9d\xb1",
+        "ctl\x01", "col with spaces", "a_rather_long_column_name_that_takes_more_than_thirty_two_bytes",
+        "", "\xff",
+    };
+    const size_t npool = sizeof pool / sizeof pool[0];
+    size_t headers = quick ? 30 : 240, rows_per = quick ? 100 : 500;
+    size_t cap = 1000000;
+    uint8_t *cells = malloc(cap);
+    CHECK(cells != NULL);
+    for (size_t hi = 0; hi < headers && cells; hi++) {
+        /* the header: names from the pool, numbered so they rarely repeat by accident */
+        size_t n = 1 + rndn(hi % 3 ? 14 : 40);
+        struct dl_cursor names[40];
+        char namebuf[40][96];
+        for (size_t i = 0; i < n; i++) {
+            const char *p = pool[rndn(npool)];
+            size_t r = rndn(20);
+            if (hi % 8 == 7 && r < 2 && i > 0) /* some headers dl_item_from_csv takes apart */
+                snprintf(namebuf[i], sizeof namebuf[i], "%s", rndn(2) ? namebuf[rndn(i)] : p); /* a repeat */
+            else if (r < 17 || !*p || strcmp(p, "\xff") == 0)
+                snprintf(namebuf[i], sizeof namebuf[i], "%s%zu", *p && strcmp(p, "\xff") ? p : "c", i);
+            else
+                snprintf(namebuf[i], sizeof namebuf[i], "%s", p);
+            names[i] = dl_cursor_str(namebuf[i]);
+        }
+        /* the key schema: usually columns of this header, of any type */
+        struct dl_key_schema ks = schema0();
+        int nk = (int)rndn(3);
+        char kn[2][96];
+        for (int k = 0; k < nk; k++) {
+            if (rndn(12))
+                snprintf(kn[k], sizeof kn[k], "%s", namebuf[rndn(n)]);
+            else
+                snprintf(kn[k], sizeof kn[k], "absent%d", k);
+            ks.k[k].name = kn[k];
+            ks.k[k].name_len = strlen(kn[k]);
+            ks.k[k].type = "SSNNB"[rndn(5)];
+        }
+        ks.n = nk;
+        if (nk == 2 && ks.k[0].name_len == ks.k[1].name_len && memcmp(ks.k[0].name, ks.k[1].name, ks.k[0].name_len) == 0)
+            ks.n = 1;
+        struct dl_key_schema *ksp = nk == 0 && rndn(2) ? NULL : &ks;
+        struct dl_item_csv_header *h = NULL;
+        CHECK_INT(dl_item_csv_header_new(names, n, ksp, &h), DL_OK);
+        if (!h)
+            continue;
+        gen_plain = hi % 3 == 1;
+        for (size_t ri = 0; ri < rows_per; ri++) {
+            /* the row: one buffer, delimiter-separated (the reader's unquoted records), or each
+             * value in an allocation of its own (quoted fields, reader scratch); exactly sized,
+             * so reading past a value's end is caught under ASan */
+            struct dl_cursor values[40];
+            size_t lens[40], total = 0;
+            for (size_t i = 0; i < n; i++) {
+                size_t room = cap - total; /* gen_cell writes up to 200 bytes, or a long cell of up to room */
+                char kind = 0;
+                for (int k = 0; k < ks.n; k++)
+                    if (names[i].len == ks.k[k].name_len && memcmp(names[i].ptr, ks.k[k].name, names[i].len) == 0)
+                        kind = ks.k[k].type == 'N' ? 'N' : 'S';
+                room = room < 1200 ? 0 : room - 1000 > 450000 ? 450000 : room - 1000;
+                lens[i] = room ? gen_cell(cells + total, room, kind) : 0;
+                total += lens[i];
+            }
+            uint8_t delim = (uint8_t)",,,,\t;\"\xc3"[rndn(8)];
+            int layout = (int)rndn(4); /* 0, 1: one buffer; 2: own allocations; 3: mixed */
+            uint8_t *one = malloc(total + n);
+            uint8_t *own[40] = { 0 };
+            size_t at = 0, src = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (layout >= 2 && (layout == 2 || rndn(3) == 0)) {
+                    own[i] = malloc(lens[i] ? lens[i] : 1);
+                    memcpy(own[i], cells + src, lens[i]);
+                    values[i] = dl_cursor_of(own[i], lens[i]);
+                } else {
+                    memcpy(one + at, cells + src, lens[i]);
+                    values[i] = dl_cursor_of(one + at, lens[i]);
+                    at += lens[i];
+                    if (i + 1 < n)
+                        one[at++] = delim;
+                }
+                src += lens[i];
+            }
+            /* the last value ends the buffer: a copy exactly that long, values moved into it */
+            uint8_t *exact = malloc(at ? at : 1);
+            memcpy(exact, one, at);
+            for (size_t i = 0; i < n; i++)
+                if (!own[i])
+                    values[i].ptr = exact + (values[i].ptr - one);
+            free(one);
+            csv_same(h, names, values, n, ksp, "random");
+            for (size_t i = 0; i < n; i++)
+                free(own[i]);
+            free(exact);
+        }
+        dl_item_csv_header_destroy(h);
+    }
+    free(cells);
+    /* enough of the rows became items for the comparison to mean something */
+    CHECK(prepared_ok > prepared_rows / 5);
+    fprintf(stderr, "prepared CSV rows compared: %ld (%ld items, %ld rejected)\n", prepared_rows, prepared_ok,
+            prepared_rows - prepared_ok);
+}
+
 int main(void)
 {
+    const char *q = getenv("DL_TEST_QUICK");
+    quick = q && *q && strcmp(q, "0") != 0;
     arena = dl_arena_new(0, 0);
     dl_item_init(&it);
+    dl_item_init(&ref_it);
+    dl_item_init(&fast_it);
     TEST_RUN(test_scalars);
     TEST_RUN(test_nested);
     TEST_RUN(test_strings_and_names);
@@ -846,6 +1208,10 @@ int main(void)
     TEST_RUN(test_ddb_json);
     TEST_RUN(test_ddb_json_rejections);
     TEST_RUN(test_reuse);
+    TEST_RUN(test_csv_prepared_cases);
+    TEST_RUN(test_csv_prepared_random);
+    dl_item_free(&ref_it);
+    dl_item_free(&fast_it);
     dl_item_free(&it);
     dl_arena_destroy(arena);
     return test_summary();

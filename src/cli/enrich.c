@@ -1,0 +1,437 @@
+/* What `run` and `convert` do to records besides decoding them: the transforms (--set, --types,
+ * --rename, --drop, --op-field), header-less CSV (--columns), --key-seq numbering with its
+ * journal bookkeeping, and the media side-load (--media-*). run.c calls in at set-up, at each
+ * object's start and end, and from its sinks. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_impl.h"
+#include "core/log.h"
+
+#define SEQ_BLOCK 4096 /* numbers reserved in the journal at a time */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* "a,b,c" -> cursors into a copy (names may not be empty) */
+static bool parse_columns(struct loader *L, const char *spec, char *err, size_t errlen)
+{
+    L->columns_store = strdup(spec);
+    size_t n = 1;
+    for (const char *p = spec; *p; p++)
+        n += *p == ',';
+    L->columns = calloc(n, sizeof *L->columns);
+    if (!L->columns_store || !L->columns) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    char *p = L->columns_store;
+    for (size_t i = 0; i < n; i++) {
+        char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (!len) {
+            snprintf(err, errlen, "--columns %s: column %zu has no name", spec, i + 1);
+            return false;
+        }
+        L->columns[i] = dl_cursor_of((const uint8_t *)p, len);
+        p += len + 1;
+    }
+    L->ncolumns = n;
+    return true;
+}
+
+static bool media_setup(struct loader *L, char *err, size_t errlen)
+{
+    const struct dl_args *a = L->a;
+    L->media_rules = calloc((size_t)a->nmedia, sizeof *L->media_rules);
+    L->media_store = calloc((size_t)a->nmedia, sizeof *L->media_store);
+    if (!L->media_rules || !L->media_store) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < a->nmedia; i++) {
+        char *s = L->media_store[i] = strdup(a->media[i]);
+        char *eq = s ? strchr(s, '=') : NULL;
+        if (!s || !eq) {
+            snprintf(err, errlen, s ? "--media %s: expected FOLDER=ATTR" : "out of memory", a->media[i]);
+            return false;
+        }
+        *eq = 0;
+        /* "Poster_Images/" and "Poster_Images" name the same folder */
+        size_t fl = strlen(s);
+        while (fl && s[fl - 1] == '/')
+            s[--fl] = 0;
+        L->media_rules[i].folder = s;
+        L->media_rules[i].attr = eq + 1;
+    }
+    struct dl_media_opts mo = {
+        .dest = a->media_bucket, .match_attr = a->media_match, .rules = L->media_rules,
+        .nrules = (size_t)a->nmedia, .cfg = &L->cfg, .net = L->net, .log = NULL, .log_ctx = L,
+    };
+    mo.log = dl_cli_media_log;
+    return dl_media_new(&mo, &L->media, err, errlen) == DL_OK;
+}
+
+void dl_cli_media_log(void *ctx, int level, const char *msg)
+{
+    struct loader *L = ctx;
+    if (level > 0)
+        dl_warn("%s", msg);
+    else if (!L->a->quiet)
+        dl_info("%s", msg);
+}
+
+/* --key-seq and the journal. Numbers must never be given to two records, and a rerun must give
+ * a record the number it had. The journal keeps (all persisted before any item that uses them):
+ *   key-seq/start        the first number (from --key-seq-start or the Scan), so reruns never rescan
+ *   key-seq/next         a ceiling: no number at or above it was ever given (blocks are reserved
+ *                        ahead, each with a flush, before their numbers are used)
+ *   key-seq/high         one past the numbers of every object finished so far
+ *   key-seq/obj/SRC\tVER "BASE" when the object started, "BASE END" when it was fully read
+ * A rerun numbers a known object from its BASE (its records come in the same order), and a new
+ * object from `high` - or from the ceiling when an object that was cut off mid-read (no END)
+ * comes after it in the listing, since that object's END is not known yet. */
+
+static bool put_u64(struct loader *L, const char *key, uint64_t v, bool flush)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return dl_journal_put_meta(L->journal, key, buf) == DL_OK && (!flush || dl_journal_flush(L->journal) == DL_OK);
+}
+
+static bool get_u64(struct loader *L, const char *key, uint64_t *v)
+{
+    struct dl_buf b;
+    dl_buf_init(&b, 64);
+    bool ok = dl_journal_get_meta(L->journal, key, &b) == DL_OK;
+    if (ok)
+        *v = strtoull((const char *)b.data, NULL, 10);
+    dl_buf_free(&b);
+    return ok;
+}
+
+/* The object's recorded numbering: false if none; *end = 0 when it was cut off mid-read. */
+static bool obj_numbers(struct loader *L, const struct obj *o, uint64_t *base, uint64_t *end)
+{
+    struct dl_buf k, v;
+    dl_buf_init(&k, 0);
+    dl_buf_init(&v, 64);
+    bool ok = dl_buf_printf(&k, "key-seq/obj/%s\t%s", o->name, o->version) == DL_OK &&
+              dl_journal_get_meta(L->journal, (const char *)k.data, &v) == DL_OK;
+    if (ok) {
+        char *rest;
+        *base = strtoull((const char *)v.data, &rest, 10);
+        *end = *rest == ' ' ? strtoull(rest + 1, NULL, 10) : 0;
+    }
+    dl_buf_free(&k);
+    dl_buf_free(&v);
+    return ok;
+}
+
+static bool put_obj_numbers(struct loader *L, const struct obj *o, uint64_t base, uint64_t end, bool flush)
+{
+    struct dl_buf k, v;
+    dl_buf_init(&k, 0);
+    dl_buf_init(&v, 64);
+    bool ok = dl_buf_printf(&k, "key-seq/obj/%s\t%s", o->name, o->version) == DL_OK &&
+              (end ? dl_buf_printf(&v, "%" PRIu64 " %" PRIu64, base, end) : dl_buf_printf(&v, "%" PRIu64, base)) == DL_OK &&
+              dl_journal_put_meta(L->journal, (const char *)k.data, (const char *)v.data) == DL_OK &&
+              (!flush || dl_journal_flush(L->journal) == DL_OK);
+    dl_buf_free(&k);
+    dl_buf_free(&v);
+    return ok;
+}
+
+/* Where numbering starts: the journal's record wins (a rerun must reuse numbers); then
+ * --key-seq-start; then one past the table's largest value (a parallel Scan). */
+static bool seq_setup(struct loader *L, const char *table, char *err, size_t errlen)
+{
+    const struct dl_args *a = L->a;
+    uint64_t start = 0;
+    if (L->journal && get_u64(L, "key-seq/start", &start)) {
+        L->seq_ceiling = start;
+        get_u64(L, "key-seq/next", &L->seq_ceiling);
+        L->seq_high = start;
+        get_u64(L, "key-seq/high", &L->seq_high);
+        for (size_t i = 0; i < L->nobjs; i++) {
+            uint64_t b, e;
+            if (L->objs[i].jstate >= 0 && obj_numbers(L, &L->objs[i], &b, &e) && !e)
+                L->seq_pending_last = i + 1;
+        }
+        if (!a->quiet)
+            dl_info("--key-seq %s: continuing the numbering the journal recorded (it started at %" PRIu64 ")",
+                    a->key_seq, start);
+        return true;
+    }
+    if (a->key_seq_start) {
+        start = strtoull(a->key_seq_start, NULL, 10);
+    } else if (table) {
+        struct dl_scan_max sm;
+        double t0 = dl_cli_now_s();
+        if (dl_ddb_scan_max(L->net, &L->cfg, table, a->key_seq, 8, &sm, err, errlen))
+            return false;
+        start = sm.found ? sm.max + 1 : 1;
+        if (!a->quiet)
+            dl_info("--key-seq %s: the table's largest is %s%" PRIu64 " (parallel Scan of %" PRIu64
+                    " items in 8 segments, %.1f s); new numbers start at %" PRIu64,
+                    a->key_seq, sm.found ? "" : "none, ", sm.found ? sm.max : 0, sm.items, dl_cli_now_s() - t0, start);
+        if (sm.not_integer)
+            dl_warn("--key-seq %s: %" PRIu64 " items hold a value that is not a non-negative integer; ignored",
+                    a->key_seq, sm.not_integer);
+    } else {
+        start = 1;
+    }
+    L->seq_high = L->seq_ceiling = start;
+    if (L->journal) {
+        /* on disk before anything is written, so a rerun never rescans a table we wrote to */
+        if (!put_u64(L, "key-seq/high", start, false) || !put_u64(L, "key-seq/next", start, false) ||
+            !put_u64(L, "key-seq/start", start, true)) {
+            snprintf(err, errlen, "cannot record the key sequence in the journal");
+            return false;
+        }
+    } else if (L->cmd_run && !a->quiet) {
+        dl_warn("--key-seq without a journal: a rerun would number the records again");
+    }
+    return true;
+}
+
+/* decoder callback: the next number for an item that lacks the attribute */
+static enum dl_err next_seq(void *ctx, uint64_t *out)
+{
+    struct loader *L = ctx;
+    if (L->journal && L->seq_next >= L->seq_ceiling) {
+        /* reserve the next block durably before using it */
+        L->seq_ceiling = L->seq_next + SEQ_BLOCK;
+        if (!put_u64(L, "key-seq/next", L->seq_ceiling, true))
+            return DL_ERR_IO;
+    }
+    *out = L->seq_next++;
+    L->seq_given++;
+    return DL_OK;
+}
+
+bool dl_cli_enrich_setup(struct loader *L, const char *table, struct dl_decode_opts *o, char *err, size_t errlen)
+{
+    const struct dl_args *a = L->a;
+    o->quote = a->quote;
+    o->no_quote = a->no_quote;
+    if (a->columns) {
+        if (!parse_columns(L, a->columns, err, errlen))
+            return false;
+        o->columns = L->columns;
+        o->ncolumns = L->ncolumns;
+    }
+    struct dl_transform_spec spec = {
+        .set = a->set, .nset = (size_t)a->nset, .rename = a->rename, .nrename = (size_t)a->nrename,
+        .drop = a->drop, .ndrop = (size_t)a->ndrop, .types = a->types, .ntypes = (size_t)a->ntypes,
+        .infer_types = a->infer_types, .list_sep = a->list_sep, .op_field = a->op_field,
+        .op_map = a->op_map, .key_seq = a->key_seq,
+    };
+    if (dl_transform_new(&spec, &L->xform, err, errlen))
+        return false;
+    o->xform = L->xform;
+    if (a->key_seq) {
+        if (!seq_setup(L, table, err, errlen))
+            return false;
+        o->next_seq = next_seq;
+        o->seq_ctx = L;
+    }
+    if (a->media_bucket && !media_setup(L, err, errlen))
+        return false;
+    return true;
+}
+
+/* Lines for the journal's identity: options that change what is written. */
+void dl_cli_enrich_identity(const struct dl_args *a, struct dl_buf *id)
+{
+    for (int i = 0; i < a->nset; i++)
+        dl_buf_printf(id, "set=%s\n", a->set[i]);
+    for (int i = 0; i < a->nrename; i++)
+        dl_buf_printf(id, "rename=%s\n", a->rename[i]);
+    for (int i = 0; i < a->ndrop; i++)
+        dl_buf_printf(id, "drop=%s\n", a->drop[i]);
+    for (int i = 0; i < a->ntypes; i++)
+        dl_buf_printf(id, "types=%s\n", a->types[i]);
+    for (int i = 0; i < a->nmedia; i++)
+        dl_buf_printf(id, "media=%s\n", a->media[i]);
+    if (a->infer_types)
+        dl_buf_printf(id, "infer-types\n");
+    if (a->list_sep)
+        dl_buf_printf(id, "list-separator=%d\n", a->list_sep);
+    if (a->op_field)
+        dl_buf_printf(id, "op-field=%s\nop-map=%s\n", a->op_field, a->op_map ? a->op_map : "");
+    if (a->key_seq)
+        dl_buf_printf(id, "key-seq=%s\n", a->key_seq);
+    if (a->columns)
+        dl_buf_printf(id, "columns=%s\n", a->columns);
+    if (a->quote || a->no_quote)
+        dl_buf_printf(id, "quote=%d\n", a->no_quote ? -1 : a->quote);
+    if (a->media_bucket)
+        dl_buf_printf(id, "media-bucket=%s\nmedia-match=%s\n", a->media_bucket, a->media_match);
+}
+
+bool dl_cli_enrich_object_begin(struct loader *L, struct dl_decoder *dec, const struct obj *o)
+{
+    char *key = o->bucket ? dup_or_null(o->key) : dup_or_null(o->path ? o->path : o->name);
+    enum dl_err e = dl_decoder_set_object(dec, o->bucket, key, o->bucket ? o->etag : NULL);
+    free(key);
+    if (e)
+        return false;
+    if (!L->a->key_seq)
+        return true;
+    L->seq_next = L->seq_high;
+    if (!L->journal)
+        return true;
+    uint64_t base, end;
+    if (obj_numbers(L, o, &base, &end)) {
+        L->seq_next = base; /* numbered by an earlier run: the same numbers again */
+        return true;
+    }
+    if (L->cur_obj < L->seq_pending_last && L->seq_ceiling > L->seq_next)
+        L->seq_next = L->seq_ceiling; /* a cut-off object later in the listing may own numbers up to it */
+    return put_obj_numbers(L, o, L->seq_next, 0, true);
+}
+
+void dl_cli_enrich_object_end(struct loader *L, const struct obj *o, bool complete)
+{
+    if (!L->a->key_seq || !complete)
+        return; /* an object not read to its end has no END: a rerun finds out */
+    uint64_t base = L->seq_next, end;
+    if (L->journal && (!obj_numbers(L, o, &base, &end) || !put_obj_numbers(L, o, base, L->seq_next, false)))
+        dl_warn("%s: cannot record its key-sequence numbers in the journal", o->name);
+    if (L->seq_next > L->seq_high)
+        L->seq_high = L->seq_next;
+    if (L->journal)
+        put_u64(L, "key-seq/high", L->seq_high, false);
+}
+
+/* ---- media: decoder sink callbacks ---- */
+
+int dl_cli_media_rule(void *ctx, const char *entry, const char *top)
+{
+    struct loader *L = ctx;
+    return dl_media_rule_for(L->media, entry, top);
+}
+
+static void media_dead_letter(struct loader *L, const struct dl_origin *o, const char *msg)
+{
+    dl_error("%s", msg);
+    L->media_failed = true;
+    if (L->dlq && dl_deadletter_add(L->dlq, o, msg, dl_cursor_of(NULL, 0), dl_cursor_of(NULL, 0)))
+        dl_error("cannot write the dead-letter file");
+}
+
+enum dl_err dl_cli_media_add(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes)
+{
+    struct loader *L = ctx;
+    char err[1024], msg[1400];
+    enum dl_err e = dl_media_add(L->media, o->source, rule, o->entry, bytes, err, sizeof err);
+    if (e == DL_ERR_NOMEM)
+        return e;
+    if (e) {
+        snprintf(msg, sizeof msg, "media file not uploaded: %s", err);
+        media_dead_letter(L, o, msg);
+    }
+    return DL_OK;
+}
+
+enum dl_err dl_cli_media_done(void *ctx, const struct dl_origin *o)
+{
+    struct loader *L = ctx;
+    char err[1024], msg[1400];
+    enum dl_err e = dl_media_wait(L->media, err, sizeof err);
+    if (e == DL_ERR_NOMEM)
+        return e;
+    if (e) {
+        /* the files that failed are left out of the items' lists (and listed by the module) */
+        snprintf(msg, sizeof msg, "media upload failed: %s", err);
+        media_dead_letter(L, o, msg);
+    }
+    return DL_OK;
+}
+
+void dl_cli_media_end(void *ctx, const struct dl_origin *o)
+{
+    struct loader *L = ctx;
+    (void)o;
+    dl_media_end_zip(L->media);
+}
+
+/* The item as it must be written: with its media lists when a side-load is on. *out is it, or
+ * L's scratch item. Returns DL_OK, or an error with a reason in why (reject the record). */
+enum dl_err dl_cli_media_attach(struct loader *L, const struct dl_item *it, const struct dl_key_schema *ks,
+                                const struct dl_item **out, struct dl_pos_err *why)
+{
+    *out = it;
+    if (!L->media || it->del)
+        return DL_OK;
+    struct dl_item *m = &L->media_item;
+    dl_item_reset(m);
+    enum dl_err e = dl_buf_append(&m->wire, it->wire.data, it->wire.len);
+    if (!e)
+        e = dl_buf_append(&m->key, it->key.data, it->key.len);
+    if (!e)
+        e = dl_buf_append(&m->key_wire, it->key_wire.data, it->key_wire.len);
+    m->size = it->size;
+    if (!e)
+        e = dl_media_attach(L->media, m, ks, why);
+    if (!e)
+        *out = m;
+    return e;
+}
+
+void dl_cli_enrich_report(struct loader *L)
+{
+    if (L->a->key_seq && !L->a->quiet && L->seq_given)
+        dl_info("--key-seq %s: %" PRIu64 " items numbered", L->a->key_seq, L->seq_given);
+    if (!L->media)
+        return;
+    struct dl_media_stats ms;
+    dl_media_stats_get(L->media, &ms);
+    char c1[32];
+    dl_info("media: %" PRIu64 " files, %" PRIu64 " uploaded (%s bytes), %" PRIu64 " already at the destination, "
+            "%" PRIu64 " failed, %" PRIu64 " matched no item; %" PRIu64 " items with media, %" PRIu64 " without",
+            ms.files, ms.uploaded, dl_cli_commas(ms.upload_bytes, c1, sizeof c1), ms.already_present, ms.failed,
+            ms.unmatched_files, ms.items_with_media, ms.items_without_media);
+}
+
+void dl_cli_enrich_report_json(struct loader *L, FILE *f)
+{
+    if (L->a->key_seq) {
+        fprintf(f, ",\"key_seq\":{\"attribute\":");
+        struct dl_buf b;
+        dl_buf_init(&b, 0);
+        dl_buf_append_json_str(&b, L->a->key_seq, strlen(L->a->key_seq));
+        fwrite(b.data, 1, b.len, f);
+        dl_buf_free(&b);
+        fprintf(f, ",\"numbered\":%" PRIu64 ",\"next\":%" PRIu64 "}", L->seq_given, L->seq_high);
+    }
+    if (!L->media)
+        return;
+    struct dl_media_stats ms;
+    dl_media_stats_get(L->media, &ms);
+    fprintf(f, ",\"media\":{\"files\":%" PRIu64 ",\"uploaded\":%" PRIu64 ",\"upload_bytes\":%" PRIu64
+               ",\"already_present\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"unmatched_files\":%" PRIu64
+               ",\"items_with_media\":%" PRIu64 ",\"items_without_media\":%" PRIu64 "}",
+            ms.files, ms.uploaded, ms.upload_bytes, ms.already_present, ms.failed, ms.unmatched_files,
+            ms.items_with_media, ms.items_without_media);
+}
+
+void dl_cli_enrich_free(struct loader *L)
+{
+    dl_transform_free(L->xform);
+    L->xform = NULL;
+    free(L->columns);
+    free(L->columns_store);
+    dl_media_destroy(L->media);
+    L->media = NULL;
+    for (int i = 0; L->media_store && i < L->a->nmedia; i++)
+        free(L->media_store[i]);
+    free(L->media_store);
+    free(L->media_rules);
+    dl_item_free(&L->media_item);
+}

@@ -1,0 +1,142 @@
+"""--key-seq ATTR: items without ATTR get ascending integers, after the table's largest value
+(a parallel Scan) or from --key-seq-start; a rerun after kill -9 gives every record the number it
+had, so nothing is written twice under two numbers."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+import dltest as T
+
+
+class AfterTheTablesMaximum(unittest.TestCase):
+    def test_scan_finds_the_maximum_and_records_without_id_are_numbered_in_order(self):
+        table = T.make_table(pk=("id", "N"))
+        ddb = T.ddb()
+        for i in (5, 17, 40):
+            ddb.put_item(TableName=table, Item={"id": {"N": str(i)}, "old": {"BOOL": True}})
+        ddb.put_item(TableName=table, Item={"id": {"N": "2.5"}, "old": {"BOOL": True}})  # not an integer: ignored
+        with T.TempDir() as d:
+            src = os.path.join(d, "new.ndjson")
+            with open(src, "w") as f:
+                for r in range(10):
+                    rec = {"name": f"r{r}"}
+                    if r == 4:
+                        rec["id"] = 1000  # has one: kept, consumes no number
+                    f.write(json.dumps(rec) + "\n")
+            p = T.run("run", src, "--table", table, "--key-seq", "id", cwd=d)
+            self.assertEqual(p.returncode, 0, T.describe(p))
+            self.assertIn("the table's largest is 40", T.describe(p))
+            self.assertIn("not a non-negative integer", T.describe(p))
+            got = {it["name"]["S"]: int(it["id"]["N"]) for it in T.scan(table) if "name" in it}
+            want = {f"r{r}": 41 + r - (r > 4) for r in range(10)}
+            want["r4"] = 1000
+            self.assertEqual(got, want)
+            # the same command again: the journal knows the object; nothing is renumbered or rewritten
+            p = T.run("run", src, "--table", table, "--key-seq", "id", cwd=d)
+            self.assertEqual(p.returncode, 0, T.describe(p))
+            self.assertIn("0 items written", T.describe(p))
+            self.assertEqual(len(T.scan(table)), 4 + 10)
+
+    def test_key_seq_start_and_string_keys(self):
+        table = T.make_table(pk=("seq", "S"))
+        with T.TempDir() as d:
+            src = os.path.join(d, "rows.csv")
+            with open(src, "w") as f:
+                f.write("name,colour\n" + "".join(f"n{i},c{i}\n" for i in range(5)))
+            p = T.run("run", src, "--table", table, "--key-seq", "seq", "--key-seq-start", "700", "--no-journal",
+                      cwd=d)
+            self.assertEqual(p.returncode, 0, T.describe(p))
+            got = sorted((it["seq"]["S"], it["name"]["S"]) for it in T.scan(table))
+            self.assertEqual(got, [(str(700 + i), f"n{i}") for i in range(5)])
+
+    def test_convert_numbers_from_one_without_a_table(self):
+        with T.TempDir() as d:
+            src = os.path.join(d, "rows.ndjson")
+            with open(src, "w") as f:
+                f.write('{"a":1}\n{"a":2}\n')
+            p = T.run("convert", src, "--key", "id:N", "--key-seq", "id", cwd=d)
+            self.assertEqual(p.returncode, 0, T.describe(p))
+            lines = [json.loads(x) for x in p.stdout_text.splitlines()]
+            self.assertEqual([x["id"] for x in lines], [{"N": "1"}, {"N": "2"}])
+
+    def test_options_are_checked(self):
+        p = T.run("run", "/nonexistent", "--table", "T1x", "--key-seq-start", "5")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--key-seq-start needs --key-seq", T.describe(p))
+        p = T.run("run", "/nonexistent", "--table", "T1x", "--key-seq", "id", "--key-seq-start", "-3")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("invalid value for --key-seq-start", T.describe(p))
+
+
+OBJECTS = 4
+PER_OBJECT = 1200
+
+
+def env_for(sim):
+    e = dict(os.environ)
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        e.pop(k, None)
+    e.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_REGION": "us-east-1",
+              "AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+              "AWS_CONFIG_FILE": "/nonexistent"})
+    return e
+
+
+class RerunsKeepTheirNumbers(unittest.TestCase):
+    def test_kill_9_and_rerun_gives_every_record_one_number(self):
+        rng = random.Random(7)
+        with T.TempDir() as d:
+            os.makedirs(f"{d}/src")
+            for o in range(OBJECTS):
+                with open(f"{d}/src/part-{o}.ndjson", "w") as f:
+                    for r in range(PER_OBJECT):
+                        f.write(json.dumps({"rec": f"{o}-{r}", "pad": "x" * 200}) + "\n")
+            cmd = [T.ddbload_bin(), "run", f"{d}/src", "--table", "Seq", "--key-seq", "id", "--quiet"]
+
+            def fresh(kills_at):
+                shutil.rmtree(f"{d}/.ddbload", ignore_errors=True)
+                sim = T.Sim("--table", "Seq:id:N", "--wcu", "1500", "--no-burst")
+                kills = 0
+                try:
+                    env = env_for(sim)
+                    t0 = time.time()
+                    for attempt in range(10):
+                        p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        if attempt < len(kills_at):
+                            try:
+                                p.wait(timeout=kills_at[attempt])
+                            except subprocess.TimeoutExpired:
+                                p.send_signal(signal.SIGKILL)
+                                kills += 1
+                        _, err = p.communicate(timeout=120)
+                        if p.returncode == 0:
+                            break
+                        self.assertEqual(p.returncode, -signal.SIGKILL, err)
+                    self.assertEqual(p.returncode, 0)
+                    return {it["id"]["N"]: it["rec"]["S"] for it in sim.items("Seq")}, kills, time.time() - t0
+                finally:
+                    sim.close()
+
+            base, _, duration = fresh([])
+            n = OBJECTS * PER_OBJECT
+            want = {str(i + 1): f"{i // PER_OBJECT}-{i % PER_OBJECT}" for i in range(n)}
+            self.assertEqual(base, want)
+            total = 0
+            for it in range(5):
+                plan = [rng.uniform(0.1, 0.9 * duration), rng.uniform(0.1, 0.5 * duration)]
+                got, kills, _ = fresh(plan)
+                total += kills
+                # the same number for the same record, and no record under two numbers
+                self.assertEqual(len(got), n, f"iteration {it}: {len(got)} items after {kills} kills")
+                self.assertEqual(got, want, f"iteration {it}")
+            self.assertGreaterEqual(total, 5)
+            print(f"uninterrupted {duration:.1f} s; 5 iterations, {total} kill -9s; numbering identical")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
