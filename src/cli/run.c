@@ -486,6 +486,23 @@ static enum dl_err dead_item(struct loader *L, const struct dl_origin *o, uint64
     return e;
 }
 
+/* The item to write, with its media lists when a side-load is on (*w). An item they would make
+ * unwritable is dead-lettered instead: *w = NULL. */
+static enum dl_err with_media(struct loader *L, const struct dl_item *it, const struct dl_origin *o, uint64_t seq,
+                              const struct dl_item **w)
+{
+    struct dl_pos_err why;
+    dl_pos_err_clear(&why);
+    enum dl_err e = dl_cli_media_attach(L, it, ks_for(L, o), w, &why);
+    if (e == DL_ERR_NOMEM)
+        return e;
+    if (e) {
+        *w = NULL;
+        return dead_item(L, o, seq, it, why.msg);
+    }
+    return DL_OK;
+}
+
 static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
@@ -496,14 +513,10 @@ static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct d
         return DL_OK;
     struct dl_origin tagged = *o;
     tagged.tag = TAG(L->cur_obj, seq);
-    const struct dl_item *w = it;
-    struct dl_pos_err why;
-    dl_pos_err_clear(&why);
-    enum dl_err e = dl_cli_media_attach(L, it, ks_for(L, o), &w, &why);
-    if (e == DL_ERR_NOMEM)
+    const struct dl_item *w;
+    enum dl_err e = with_media(L, it, o, seq, &w);
+    if (e || !w)
         return e;
-    if (e)
-        return dead_item(L, o, seq, it, why.msg);
     return dl_pump_submit(pump_for(L, o), w->del ? DL_WRITE_DELETE : DL_WRITE_PUT, w, &tagged);
 }
 
@@ -511,14 +524,10 @@ static enum dl_err sink_pump(void *ctx, const struct dl_item *it, const struct d
 static enum dl_err sink_print(void *ctx, const struct dl_item *it, const struct dl_origin *o)
 {
     struct loader *L = ctx;
-    const struct dl_item *w = it;
-    struct dl_pos_err why;
-    dl_pos_err_clear(&why);
-    enum dl_err e = dl_cli_media_attach(L, it, ks_for(L, o), &w, &why);
-    if (e == DL_ERR_NOMEM)
+    const struct dl_item *w;
+    enum dl_err e = with_media(L, it, o, 0, &w);
+    if (e || !w)
         return e;
-    if (e)
-        return dead_item(L, o, 0, it, why.msg);
     bool ok;
     if (w->del)
         ok = fputs("{\"DeleteRequest\":{\"Key\":", L->out) != EOF &&

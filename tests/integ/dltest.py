@@ -287,6 +287,17 @@ class Sim:
         self.proc.stderr.close()
 
 
+def sim_env(sim):
+    """The environment for running ddbload (or a peer) against a capacity simulator."""
+    e = dict(os.environ)
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        e.pop(k, None)
+    e.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_REGION": "us-east-1",
+              "AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+              "AWS_CONFIG_FILE": "/nonexistent"})
+    return e
+
+
 def run_sim(sim, *args, timeout=600, cwd=None):
     """ddbload against the simulator (its DynamoDB endpoint; no S3 needed)."""
     return run(*args, timeout=timeout, cwd=cwd, extra_env={"AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint,

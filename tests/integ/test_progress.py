@@ -18,14 +18,7 @@ def load_file(path, n=20000):
             f.write(json.dumps({"pk": f"p{i:06d}", "d": os.urandom(240).hex()}) + "\n")
 
 
-def env_for(sim):
-    e = dict(os.environ)
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        e.pop(k, None)
-    e.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_REGION": "us-east-1",
-              "AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-              "AWS_CONFIG_FILE": "/nonexistent"})
-    return e
+env_for = T.sim_env
 
 
 class Progress(unittest.TestCase):

@@ -35,14 +35,7 @@ def expected(rec):
     return {"pk": {"S": rec["pk"]}, "obj": {"N": str(rec["obj"])}, "rec": {"N": str(rec["rec"])}, "pad": {"S": rec["pad"]}}
 
 
-def env_for(sim):
-    e = dict(os.environ)
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        e.pop(k, None)
-    e.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_REGION": "us-east-1",
-              "AWS_ENDPOINT_URL_DYNAMODB": sim.endpoint, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-              "AWS_CONFIG_FILE": "/nonexistent"})
-    return e
+env_for = T.sim_env
 
 
 class Resume(unittest.TestCase):
