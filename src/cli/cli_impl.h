@@ -113,6 +113,8 @@ void dl_cli_enrich_identity(const struct dl_args *a, struct dl_buf *id);
 bool dl_cli_enrich_object_begin(struct loader *L, struct dl_decoder *dec, const struct obj *o);
 void dl_cli_enrich_object_end(struct loader *L, const struct obj *o, bool complete);
 void dl_cli_enrich_report(struct loader *L);
+/* Some media file could not be uploaded (the run then exits 2). */
+bool dl_cli_media_failed(struct loader *L);
 void dl_cli_enrich_report_json(struct loader *L, FILE *f);
 void dl_cli_enrich_free(struct loader *L);
 void dl_cli_media_log(void *ctx, int level, const char *msg);

@@ -73,6 +73,7 @@ static bool media_setup(struct loader *L, char *err, size_t errlen)
         .nrules = (size_t)a->nmedia, .cfg = &L->cfg, .net = L->net, .log = NULL, .log_ctx = L,
     };
     mo.log = dl_cli_media_log;
+    mo.dry_run = !L->cmd_run; /* convert shows the lists, uploads nothing */
     return dl_media_new(&mo, &L->media, err, errlen) == DL_OK;
 }
 
@@ -382,6 +383,15 @@ enum dl_err dl_cli_media_attach(struct loader *L, const struct dl_item *it, cons
     if (!e)
         *out = m;
     return e;
+}
+
+bool dl_cli_media_failed(struct loader *L)
+{
+    if (!L->media)
+        return false;
+    struct dl_media_stats ms;
+    dl_media_stats_get(L->media, &ms);
+    return L->media_failed || ms.failed > 0;
 }
 
 void dl_cli_enrich_report(struct loader *L)

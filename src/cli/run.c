@@ -760,8 +760,8 @@ void dl_cli_loader_free(struct loader *L)
         free(L->routes[i].table);
     }
     journal_stop(L); /* after the pumps: they acknowledge into the journal */
+    dl_cli_enrich_free(L); /* media uploads run on the network thread: before it goes */
     dl_net_destroy(L->net);
-    dl_cli_enrich_free(L);
     objs_free(L);
     dl_table_info_free(&L->table);
     free(L->cli_ks_names);
@@ -1038,7 +1038,7 @@ int dl_cmd_run(const struct dl_args *a)
                 dl_cli_commas(dead, c1, sizeof c1), dead == 1 ? "" : "s", L.st.rejected, ps.deadlettered,
                 L.st.skipped + L.failed_objects, dlpath);
     dl_cli_enrich_report(&L);
-    status = !ok ? 1 : dead ? 2 : 0;
+    status = !ok ? 1 : dead || dl_cli_media_failed(&L) ? 2 : 0;
     if (a->timeline && !dl_cli_write_timeline(L.pump, a->timeline, err, sizeof err)) {
         dl_error("%s", err);
         status = 1;
