@@ -122,6 +122,7 @@ int dl_cli_media_rule(void *ctx, const char *entry, const char *top);
 enum dl_err dl_cli_media_add(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes);
 enum dl_err dl_cli_media_done(void *ctx, const struct dl_origin *o);
 void dl_cli_media_end(void *ctx, const struct dl_origin *o);
+enum dl_err dl_cli_media_note(void *ctx, const struct dl_item *it);
 enum dl_err dl_cli_media_attach(struct loader *L, const struct dl_item *it, const struct dl_key_schema *ks,
                                 const struct dl_item **out, struct dl_pos_err *why);
 

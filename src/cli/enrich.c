@@ -355,6 +355,12 @@ enum dl_err dl_cli_media_done(void *ctx, const struct dl_origin *o)
     return DL_OK;
 }
 
+enum dl_err dl_cli_media_note(void *ctx, const struct dl_item *it)
+{
+    struct loader *L = ctx;
+    return dl_media_note(L->media, it);
+}
+
 void dl_cli_media_end(void *ctx, const struct dl_origin *o)
 {
     struct loader *L = ctx;

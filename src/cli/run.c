@@ -968,6 +968,7 @@ int dl_cmd_run(const struct dl_args *a)
         sink.media = dl_cli_media_add;
         sink.media_done = dl_cli_media_done;
         sink.media_end = dl_cli_media_end;
+        sink.media_note = dl_cli_media_note;
     }
     L.started = t0;
     if (!a->quiet)
@@ -1144,6 +1145,7 @@ int dl_cmd_convert(const struct dl_args *a)
         sink.media = dl_cli_media_add;
         sink.media_done = dl_cli_media_done;
         sink.media_end = dl_cli_media_end;
+        sink.media_note = dl_cli_media_note;
     }
     bool ok = load_objects(&L, dec, &sink);
     if (fflush(stdout) != 0)

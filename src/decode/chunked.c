@@ -191,6 +191,13 @@ static void csv_step(struct dl_chunk_planner *pl)
         uint64_t ends = mm->sep & mm->lb; /* line breaks outside quotes end records */
         if (mm->bad) /* the masks are exact only before the first bad quote */
             ends &= ((uint64_t)1 << __builtin_ctzll(mm->bad)) - 1;
+        if (ends && base + 64 < pl->target) {
+            /* no cut can fall in this block: only the last record end matters */
+            unsigned t = 63 - (unsigned)__builtin_clzll(ends);
+            pl->last = base + t + 1;
+            pl->last_line = pl->bline + dl_popcount64(mm->lb & (((uint64_t)2 << t) - 1));
+            ends = 0;
+        }
         while (ends && !pl->err) {
             unsigned t = (unsigned)__builtin_ctzll(ends);
             ends &= ends - 1;

@@ -76,6 +76,15 @@ static void consumed(struct dl_decoder *d, const uint8_t *p)
             dl_spill_release(d->spills[i], p);
 }
 
+/* dl_pos_err_clear without zeroing all of msg (a record costs less than clearing 280 bytes
+ * three times): everything here reads msg as a string. */
+static inline void pe_reset(struct dl_pos_err *e)
+{
+    e->code = DL_OK;
+    e->offset = e->line = e->column = 0;
+    e->msg[0] = 0;
+}
+
 /* Where we are: the object and, inside a zip, the entry (and its manifest's table). */
 struct place {
     const char *source;
@@ -177,10 +186,12 @@ static enum dl_err skip(const struct dl_decode_sink *sink, struct dl_decode_stat
     return sink->skip(sink->ctx, &o, msg);
 }
 
-/* d->item holds the record's item: transform it (when asked) and hand it to the sink. raw is the
- * record's text, for the dead-letter file when the transform rejects it. */
-static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
-                        const struct place *pl, uint64_t record, uint64_t line, struct dl_cursor raw)
+/* it (d->item, or a view of built bytes when there are no transforms) holds the record's item:
+ * transform it (when asked) and hand it to the sink. raw is the record's text, for the
+ * dead-letter file when the transform rejects it. */
+static enum dl_err emit_item(struct dl_decoder *d, struct dl_item *it, const struct dl_decode_sink *sink,
+                             struct dl_decode_stats *st, const struct place *pl, uint64_t record, uint64_t line,
+                             struct dl_cursor raw)
 {
     if (d->xf) {
         struct dl_transform_ctx c = {
@@ -190,8 +201,8 @@ static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink,
             .next_seq = d->o.next_seq, .seq_ctx = d->o.seq_ctx,
         };
         struct dl_pos_err pe;
-        dl_pos_err_clear(&pe);
-        enum dl_err e = dl_transform_apply(d->xf, &d->item, d->o.ks, &c, &pe);
+        pe_reset(&pe);
+        enum dl_err e = dl_transform_apply(d->xf, it, d->o.ks, &c, &pe);
         if (e == DL_ERR_NOMEM)
             return e;
         if (e) /* the message names the attribute, and its CSV column */
@@ -200,7 +211,13 @@ static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink,
     struct dl_origin o = { pl->source, pl->entry, record, line, 0, pl->table, 0 };
     st->records++;
     st->items++;
-    return sink->item(sink->ctx, &d->item, &o);
+    return sink->item(sink->ctx, it, &o);
+}
+
+static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink, struct dl_decode_stats *st,
+                        const struct place *pl, uint64_t record, uint64_t line, struct dl_cursor raw)
+{
+    return emit_item(d, &d->item, sink, st, pl, record, line, raw);
 }
 
 /* One CSV row -> item: every row of every path is built here (one place to switch builders). */
@@ -273,8 +290,9 @@ static void *par_slot_new(void *ctx)
     if (!s)
         return NULL;
     size_t chunk = x->d->o.chunk_size ? x->d->o.chunk_size : PAR_CHUNK_DEFAULT;
-    s->cap = chunk > SIZE_MAX / 8 ? SIZE_MAX : chunk * 8;
-    dl_buf_init(&s->bytes, 0);
+    s->cap = chunk > (SIZE_MAX >> 4) ? (SIZE_MAX >> 4) : chunk * 8;
+    /* past cap a range stops before the next record; one item is at most DL_ITEM_WIRE_CAP */
+    dl_buf_init(&s->bytes, s->cap + 2 * DL_ITEM_WIRE_CAP + ((size_t)1 << 20));
     dl_item_init(&s->item);
     return s;
 }
@@ -295,6 +313,7 @@ static void slot_clear(struct pslot *s)
     s->more = false;
 }
 
+/* Room for one more result (filled by the caller, which then counts it). */
 static struct pres *slot_add(struct pslot *s)
 {
     if (s->n == s->alloc) {
@@ -305,9 +324,27 @@ static struct pres *slot_add(struct pslot *s)
         s->v = v;
         s->alloc = na;
     }
-    struct pres *r = &s->v[s->n];
-    memset(r, 0, sizeof *r);
-    return r;
+    return &s->v[s->n];
+}
+
+/* Append the parts one after another, each followed by a NUL (so a view of one is a valid dl_buf). */
+static enum dl_err slot_bytes(struct pslot *s, const void *const *part, const size_t *len, int n)
+{
+    size_t need = 0;
+    for (int i = 0; i < n; i++)
+        need += len[i] + 1;
+    enum dl_err e = dl_buf_reserve(&s->bytes, need);
+    if (e)
+        return e;
+    uint8_t *w = s->bytes.data + s->bytes.len;
+    for (int i = 0; i < n; i++) {
+        if (len[i])
+            memcpy(w, part[i], len[i]);
+        w[len[i]] = 0;
+        w += len[i] + 1;
+    }
+    s->bytes.len += need;
+    return DL_OK;
 }
 
 static enum dl_err put_reject(struct pslot *s, uint64_t rec, uint64_t line, uint64_t col, size_t off,
@@ -325,12 +362,10 @@ static enum dl_err put_reject(struct pslot *s, uint64_t rec, uint64_t line, uint
     int k = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     size_t ml = k < 0 ? 0 : (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1;
-    r->record = rec, r->line = line, r->column = col, r->offset = off, r->raw = raw;
-    r->at = s->bytes.len;
-    r->wire_len = ml;
-    enum dl_err e = dl_buf_append(&s->bytes, msg, ml);
-    if (!e)
-        e = dl_buf_append_byte(&s->bytes, 0);
+    *r = (struct pres){ .item = false, .record = rec, .line = line, .column = col, .offset = off, .raw = raw,
+                        .at = s->bytes.len, .wire_len = ml };
+    const void *part[1] = { msg };
+    enum dl_err e = slot_bytes(s, part, &ml, 1);
     if (!e)
         s->n++;
     return e;
@@ -342,19 +377,12 @@ static enum dl_err put_item(struct pslot *s, uint64_t rec, uint64_t line, size_t
     struct pres *r = slot_add(s);
     if (!r)
         return DL_ERR_NOMEM;
-    r->item = true;
-    r->record = rec, r->line = line, r->offset = off, r->raw = raw;
-    r->size = it->size;
-    r->at = s->bytes.len;
-    r->wire_len = it->wire.len, r->key_len = it->key.len, r->kw_len = it->key_wire.len;
-    const struct dl_buf *part[3] = { &it->wire, &it->key, &it->key_wire };
-    enum dl_err e = dl_buf_reserve(&s->bytes, it->wire.len + it->key.len + it->key_wire.len + 4);
-    for (int i = 0; i < 3 && !e; i++) {
-        if (part[i]->len)
-            e = dl_buf_append(&s->bytes, part[i]->data, part[i]->len);
-        if (!e)
-            e = dl_buf_append_byte(&s->bytes, 0);
-    }
+    *r = (struct pres){ .item = true, .record = rec, .line = line, .offset = off, .raw = raw, .size = it->size,
+                        .at = s->bytes.len, .wire_len = it->wire.len, .key_len = it->key.len,
+                        .kw_len = it->key_wire.len };
+    const void *part[3] = { it->wire.data, it->key.data, it->key_wire.data };
+    const size_t len[3] = { it->wire.len, it->key.len, it->key_wire.len };
+    enum dl_err e = slot_bytes(s, part, len, 3);
     if (!e)
         s->n++;
     return e;
@@ -373,7 +401,7 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
     if (e)
         goto out;
     for (;;) {
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out;
@@ -389,8 +417,7 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
         taken++;
         uint64_t rec = rec0 + row.record;
         s->records = rec;
-        if (!e)
-            s->rows++;
+        s->rows += !e;
         if (e) {
             e = put_reject(s, rec, pe.line, pe.column, row.offset, row.raw, "%s", pe.msg);
         } else if (row.nfields != x->nnames) {
@@ -398,7 +425,7 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
                            row.nfields, row.nfields == 1 ? "" : "s", x->header_rows ? "header" : "--columns list",
                            x->nnames);
         } else {
-            dl_pos_err_clear(&pe);
+            pe_reset(&pe);
             e = csv_build(&s->item, x->names, row.fields, x->nnames, x->ks, &pe);
             if (e == DL_ERR_NOMEM)
                 goto out;
@@ -436,7 +463,7 @@ static enum dl_err par_json(struct par *x, struct pslot *s, size_t from, size_t 
     if (e)
         goto out;
     for (;;) {
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         memset(&info, 0, sizeof info);
         enum dl_jsonrec_status st = dl_jsonfast_next(r, &s->item, &info, &pe);
         if (st == DL_JSONREC_END)
@@ -509,24 +536,44 @@ static enum dl_err par_consume(void *ctx, const struct dl_chunk *c, void *slot)
     struct dl_decoder *d = x->d;
     enum dl_err e = DL_OK;
     for (;;) {
+        /* items are handed on as views of their bytes in the slot (each part NUL-ended, as a
+         * dl_buf is); transforms edit the item, so they get a copy */
+        struct dl_item view;
+        struct dl_buf *part[3] = { &view.wire, &view.key, &view.key_wire };
+        memset(&view, 0, sizeof view);
+        if (s->n) /* pages before the first record are done with (workers only read ahead of it) */
+            consumed(d, x->p + s->v[0].offset);
         for (size_t i = 0; i < s->n && !e; i++) {
             const struct pres *r = &s->v[i];
             const uint8_t *b = s->bytes.data + r->at;
             uint64_t rec = x->base + r->record;
-            consumed(d, x->p + r->offset);
             if (!r->item) {
                 e = reject(x->sink, x->st, x->pl, rec, r->line, r->column, r->raw, "%s", (const char *)b);
                 continue;
             }
-            dl_item_reset(&d->item);
-            if ((e = dl_buf_append(&d->item.wire, b, r->wire_len)) ||
-                (e = dl_buf_append(&d->item.key, b + r->wire_len + 1, r->key_len)) ||
-                (e = dl_buf_append(&d->item.key_wire, b + r->wire_len + r->key_len + 2, r->kw_len)))
-                break;
-            d->item.size = r->size;
+            struct dl_item *it = &view;
+            const size_t len[3] = { r->wire_len, r->key_len, r->kw_len };
+            for (int k = 0; k < 3; k++) {
+                part[k]->data = (uint8_t *)b;
+                part[k]->len = part[k]->cap = len[k];
+                part[k]->alloc = len[k] + 1;
+                b += len[k] + 1;
+            }
+            view.size = r->size;
+            if (d->xf) {
+                it = &d->item;
+                dl_item_reset(it);
+                for (int k = 0; k < 3 && !e; k++)
+                    if (len[k])
+                        e = dl_buf_append(k == 0 ? &it->wire : k == 1 ? &it->key : &it->key_wire, part[k]->data,
+                                          len[k]);
+                it->size = r->size;
+                if (e)
+                    break;
+            }
             if (x->csv)
                 d->names = x->names, d->nnames = x->nnames;
-            e = emit(d, x->sink, x->st, x->pl, rec, r->line, r->raw);
+            e = emit_item(d, it, x->sink, x->st, x->pl, rec, r->line, r->raw);
             d->names = NULL, d->nnames = 0;
         }
         if (e)
@@ -611,7 +658,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
     }
     /* the header: the first record that reads cleanly names the attributes */
     for (;;) {
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out;
@@ -685,7 +732,7 @@ check_names:
         }
     }
     for (;;) {
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         e = dl_csvfast_next(r, &row, &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
@@ -711,7 +758,7 @@ check_names:
                 goto out_store;
             continue;
         }
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         e = csv_build(&d->item, names, row.fields, nnames, build_ks(d), &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
@@ -764,7 +811,7 @@ static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl
     if (e)
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
     for (;;) {
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         memset(&info, 0, sizeof info);
         enum dl_jsonrec_status s = dl_jsonfast_next(r, &d->item, &info, &pe);
         if (s == DL_JSONREC_END)
@@ -806,7 +853,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
         return e == DL_ERR_NOMEM ? e : skip(sink, st, pl, "cannot read as JSON: %s", dl_err_str(e));
     for (;;) {
         dl_arena_reset(d->arena);
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         memset(&out, 0, sizeof out);
         enum dl_jsonrec_status s = js ? dl_jslit_next(js, d->arena, &out, &pe) : dl_jsonrec_next(r, d->arena, &out, &pe);
         if (s == DL_JSONREC_END)
@@ -823,7 +870,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
         }
         consumed(d, bytes.ptr + out.offset);
         const struct dl_json *v = out.value;
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         if (fmt == DL_FMT_DDB_EXPORT) {
             const struct dl_json *inner = dl_json_get(v, "Item");
             if (!inner || inner->type != DL_JSON_OBJECT) {
@@ -890,24 +937,32 @@ static void zip_top_folder(struct dl_zip *z, size_t n, char *out, size_t cap)
     }
 }
 
-/* Media side-load: hand the zip's media files to the sink before its records (which name them).
- * media[i] is set for each entry that is a media file, so the record pass leaves it alone. */
+/* Media side-load: which entries are media files (media[i] = rule + 1, 0 for the others, which
+ * the record passes read). */
+static void zip_media_mark(struct dl_zip *z, size_t n, int *media, const struct dl_decode_sink *sink)
+{
+    char top[512];
+    zip_top_folder(z, n, top, sizeof top);
+    for (size_t i = 0; i < n; i++) {
+        struct dl_zip_entry ze;
+        if (!dl_zip_entry(z, i, &ze))
+            media[i] = sink->media_rule(sink->ctx, ze.name, top) + 1;
+    }
+}
+
+/* Hand the zip's media files to the sink, before its records (which name them) are written. */
 static enum dl_err zip_media(struct dl_decoder *d, const struct place *pl, struct dl_zip *z, size_t n,
-                             bool *media, struct dl_spill *buf, const struct dl_decode_sink *sink,
+                             const int *media, struct dl_spill *buf, const struct dl_decode_sink *sink,
                              struct dl_decode_stats *st)
 {
-    char top[512], err[1024];
+    char err[1024];
     struct dl_cursor view;
-    zip_top_folder(z, n, top, sizeof top);
     enum dl_err e = DL_OK;
     for (size_t i = 0; i < n && !e; i++) {
         struct dl_zip_entry ze;
-        if (dl_zip_entry(z, i, &ze))
+        if (!media[i] || dl_zip_entry(z, i, &ze))
             continue;
-        int rule = sink->media_rule(sink->ctx, ze.name, top);
-        if (rule < 0)
-            continue;
-        media[i] = true;
+        int rule = media[i] - 1;
         struct place inner = { pl->source, ze.name, pl->table };
         e = dl_zip_read_spill(z, i, buf, &d->o.zip, err, sizeof err);
         if (!e && (e = dl_spill_view(buf, &view)))
@@ -1047,17 +1102,155 @@ static enum dl_err read_entry(void *ctx, size_t i, struct dl_buf *out, char *err
     return dl_zip_read(zr->z, i, out, zr->lim, err, errlen);
 }
 
+struct zip_pass {
+    struct dl_zip *z;
+    size_t n;
+    struct dl_manifest *man;          /* NULL: no manifest, every entry is data */
+    enum dl_manifest_role *roles;
+};
+
+/* Decode the zip's data entries (not the manifest, sidecars or media files) through sink. */
+static enum dl_err zip_records(struct dl_decoder *d, const struct place *pl, const struct zip_pass *zp,
+                               const int *media, struct dl_spill *buf, int depth,
+                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
+{
+    char err[1024];
+    struct dl_cursor view;
+    enum dl_err e = DL_OK;
+    for (size_t i = 0; i < zp->n; i++) {
+        struct dl_zip_entry ze;
+        if (dl_zip_entry(zp->z, i, &ze))
+            continue;
+        if (zp->man && zp->roles[i] != DL_MANIFEST_ROLE_DATA)
+            continue; /* the manifest itself, or a sidecar: not data */
+        if (media && media[i])
+            continue; /* a media file: handed over by zip_media */
+        /* entry names may be reused by the zip's own storage: keep a copy for the origins */
+        char *entry = strdup(ze.name);
+        if (!entry) {
+            e = DL_ERR_NOMEM;
+            return e;
+        }
+        struct place inner = { pl->source, entry, pl->table };
+        if (pl->entry) {
+            /* a zip inside a zip: name the path through both */
+            size_t len = strlen(pl->entry) + strlen(ze.name) + 2;
+            char *both = malloc(len);
+            if (!both) {
+                free(entry);
+                e = DL_ERR_NOMEM;
+                return e;
+            }
+            snprintf(both, len, "%s/%s", pl->entry, ze.name);
+            free(entry);
+            entry = both;
+            inner.entry = entry;
+        }
+        if (ze.unsafe_name)
+            dl_warn("%s: zip entry '%s' has an unsafe path (absolute or '..'); it is only read, never extracted",
+                    pl->source, entry);
+        st->entries++;
+        e = dl_zip_read_spill(zp->z, i, buf, &d->o.zip, err, sizeof err);
+        if (!e && (e = dl_spill_view(buf, &view)))
+            snprintf(err, sizeof err, "%s", buf->err);
+        if (e == DL_ERR_NOMEM) {
+            free(entry);
+            return e;
+        }
+        const struct dl_key_schema *saved_ks = d->o.ks;
+        const struct dl_manifest_entry *me = zp->man ? dl_manifest_match(zp->man, ze.name) : NULL;
+        char rerr[300] = "";
+        if (!e && me) {
+            const struct dl_key_schema *ks = sink->route(sink->ctx, me, rerr, sizeof rerr);
+            if (!ks) {
+                e = DL_ERR_INVALID;
+                snprintf(err, sizeof err, "table '%s' (from %s): %s", me->table, me->source, rerr);
+            } else {
+                d->o.ks = ks;
+                inner.table = me->table;
+            }
+        }
+        if (e) {
+            e = skip(sink, st, &inner, "cannot read the zip entry: %s", err);
+        } else {
+            d->spills[d->nspills++] = buf;
+            e = decode_bytes(d, &inner, dl_cursor_str(entry), view, depth + 1, sink, st);
+            d->nspills--;
+        }
+        d->o.ks = saved_ks;
+        dl_spill_free(buf);
+        free(entry);
+        if (e)
+            return e;
+    }
+    return DL_OK;
+}
+
+/* The first of two passes over a zip with media files: every item's name, for the media module
+ * to place files before any is uploaded. Nothing is written or dead-lettered, and --key-seq
+ * numbers are not used up (the second pass hands them out). */
+struct names_pass {
+    const struct dl_decode_sink *real;
+};
+
+static enum dl_err note_item(void *ctx, const struct dl_item *it, const struct dl_origin *o)
+{
+    (void)o;
+    const struct names_pass *np = ctx;
+    return np->real->media_note(np->real->ctx, it);
+}
+
+static enum dl_err note_reject(void *ctx, const struct dl_origin *o, const char *reason, struct dl_cursor raw)
+{
+    (void)ctx, (void)o, (void)reason, (void)raw;
+    return DL_OK;
+}
+
+static enum dl_err note_skip(void *ctx, const struct dl_origin *o, const char *reason)
+{
+    (void)ctx, (void)o, (void)reason;
+    return DL_OK;
+}
+
+static const struct dl_key_schema *note_route(void *ctx, const struct dl_manifest_entry *me, char *err, size_t errlen)
+{
+    const struct names_pass *np = ctx;
+    return np->real->route(np->real->ctx, me, err, errlen);
+}
+
+static enum dl_err no_seq(void *ctx, uint64_t *out)
+{
+    (void)ctx;
+    *out = 0;
+    return DL_OK;
+}
+
+static enum dl_err zip_names(struct dl_decoder *d, const struct place *pl, const struct zip_pass *zp,
+                             const int *media, struct dl_spill *buf, int depth, const struct dl_decode_sink *sink)
+{
+    struct names_pass np = { sink };
+    struct dl_decode_sink names = { .item = note_item, .reject = note_reject, .skip = note_skip,
+                                    .route = sink->route ? note_route : NULL, .ctx = &np };
+    struct dl_decode_stats scratch;
+    memset(&scratch, 0, sizeof scratch);
+    enum dl_err (*seq)(void *, uint64_t *) = d->o.next_seq;
+    if (seq)
+        d->o.next_seq = no_seq;
+    enum dl_err e = zip_records(d, pl, zp, media, buf, depth, &names, &scratch);
+    d->o.next_seq = seq;
+    return e;
+}
+
 static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes, int depth,
                               const struct dl_decode_sink *sink, struct dl_decode_stats *st)
 {
     struct dl_zip *z = NULL;
     char err[1024];
     struct dl_spill buf;
-    struct dl_cursor view;
     struct dl_manifest *man = NULL;
     const char **names = NULL;
     enum dl_manifest_role *roles = NULL;
-    bool *media = NULL;
+    int *media = NULL;
     dl_spill_init(&buf, d->o.spill_mem, 0);
     /* a zip whose bytes are a mapped temp (or local) file is read from the file, not through
      * the mapping: libzip reads it in no order we could release pages behind */
@@ -1087,7 +1280,7 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
         }
         struct zip_reader zr = { z, &d->o.zip };
         struct dl_pos_err pe;
-        dl_pos_err_clear(&pe);
+        pe_reset(&pe);
         e = dl_manifest_scan(man, names, n, read_entry, &zr, roles, &pe);
         if (e == DL_ERR_NOMEM)
             goto out;
@@ -1100,80 +1293,20 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
             man = NULL;
         }
     }
+    struct zip_pass zr = { z, n, man, roles };
     if (sink->media_rule) {
         if (!(media = calloc(n ? n : 1, sizeof *media))) {
             e = DL_ERR_NOMEM;
             goto out;
         }
+        zip_media_mark(z, n, media, sink);
+        if (sink->media_note && (e = zip_names(d, pl, &zr, media, &buf, depth, sink)))
+            goto out;
         if ((e = zip_media(d, pl, z, n, media, &buf, sink, st)))
             goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct dl_zip_entry ze;
-        if (dl_zip_entry(z, i, &ze))
-            continue;
-        if (man && roles[i] != DL_MANIFEST_ROLE_DATA)
-            continue; /* the manifest itself, or a sidecar: not data */
-        if (media && media[i])
-            continue; /* uploaded above */
-        /* entry names may be reused by the zip's own storage: keep a copy for the origins */
-        char *entry = strdup(ze.name);
-        if (!entry) {
-            e = DL_ERR_NOMEM;
-            goto out;
-        }
-        struct place inner = { pl->source, entry, pl->table };
-        if (pl->entry) {
-            /* a zip inside a zip: name the path through both */
-            size_t len = strlen(pl->entry) + strlen(ze.name) + 2;
-            char *both = malloc(len);
-            if (!both) {
-                free(entry);
-                e = DL_ERR_NOMEM;
-                goto out;
-            }
-            snprintf(both, len, "%s/%s", pl->entry, ze.name);
-            free(entry);
-            entry = both;
-            inner.entry = entry;
-        }
-        if (ze.unsafe_name)
-            dl_warn("%s: zip entry '%s' has an unsafe path (absolute or '..'); it is only read, never extracted",
-                    pl->source, entry);
-        st->entries++;
-        e = dl_zip_read_spill(z, i, &buf, &d->o.zip, err, sizeof err);
-        if (!e && (e = dl_spill_view(&buf, &view)))
-            snprintf(err, sizeof err, "%s", buf.err);
-        if (e == DL_ERR_NOMEM) {
-            free(entry);
-            goto out;
-        }
-        const struct dl_key_schema *saved_ks = d->o.ks;
-        const struct dl_manifest_entry *me = man ? dl_manifest_match(man, ze.name) : NULL;
-        char rerr[300] = "";
-        if (!e && me) {
-            const struct dl_key_schema *ks = sink->route(sink->ctx, me, rerr, sizeof rerr);
-            if (!ks) {
-                e = DL_ERR_INVALID;
-                snprintf(err, sizeof err, "table '%s' (from %s): %s", me->table, me->source, rerr);
-            } else {
-                d->o.ks = ks;
-                inner.table = me->table;
-            }
-        }
-        if (e) {
-            e = skip(sink, st, &inner, "cannot read the zip entry: %s", err);
-        } else {
-            d->spills[d->nspills++] = &buf;
-            e = decode_bytes(d, &inner, dl_cursor_str(entry), view, depth + 1, sink, st);
-            d->nspills--;
-        }
-        d->o.ks = saved_ks;
-        dl_spill_free(&buf);
-        free(entry);
-        if (e)
-            goto out;
-    }
+    if ((e = zip_records(d, pl, &zr, media, &buf, depth, sink, st)))
+        goto out;
     e = DL_OK;
 out:
     if (media) {

@@ -69,6 +69,11 @@ struct dl_decode_sink {
     enum dl_err (*media)(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes);
     enum dl_err (*media_done)(void *ctx, const struct dl_origin *o);
     void (*media_end)(void *ctx, const struct dl_origin *o);
+    /* Optional, with media_rule: the zip's records are first decoded once only to show each
+     * item (after transforms) to media_note, so that every name is known before any media file
+     * is handed over; nothing else of that pass reaches the sink (no rejects, skips or --key-seq
+     * numbers). */
+    enum dl_err (*media_note)(void *ctx, const struct dl_item *it);
     void *ctx;
 };
 

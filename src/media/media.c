@@ -1,8 +1,12 @@
 /* Media side-load. Threads: the decoding thread calls the public functions; the network
  * thread runs the upload callbacks. Everything the callbacks touch (the ready list, the
  * counters, a file's upload state) is under m->mu; the per-zip tables (names, files, report
- * lines) belong to the decoding thread, which reads a file's outcome only after dl_media_wait
- * has seen it finish.
+ * lines) belong to the decoding thread, which reads a file's outcome only after it has waited
+ * for it under the lock (dl_media_wait; attach in deferred mode).
+ *
+ * Files are matched to names in one of two ways (media.h): names noted first, and every upload
+ * starts in dl_media_add; or deferred, the files kept in one spill per zip and uploaded by
+ * dl_media_attach once their item's name is known.
  *
  * One file's uploads: HEAD (already there with the same ETag? done) -> PUT, or
  * CreateMultipartUpload -> UploadPart x N (in parallel) -> CompleteMultipartUpload, with
@@ -348,7 +352,7 @@ static enum dl_err ent_push(struct name_ent *n, struct mfile *f)
     return DL_OK;
 }
 
-/* The longest noted name that takes a file with this stem: the stem itself, or the part of it
+/* The longest known name that takes a file with this stem: the stem itself, or the part of it
  * before one of its '_'. "Spider-Man_2_alt" tries "Spider-Man_2_alt", "Spider-Man_2", then
  * "Spider-Man", so "Spider-Man 2" wins over "Spider-Man" when both are items. */
 static struct name_ent *owner_of(const struct names *t, const char *stem, size_t len)

@@ -13,13 +13,21 @@
  * with the same part size) is not uploaded again. Uploads carry the SHA-256 of the file in
  * x-amz-meta-ddbload-sha256.
  *
- * Use, per zip: dl_media_note for every item of the zip (a first pass over its records: the
- * destination key of a file depends on the item that takes it, so every name must be known
- * before any file is uploaded), then dl_media_add for every media entry (uploads start at once,
- * in parallel), then dl_media_wait (all uploads of this zip finished: an upload that failed is
- * an error for the files' items), then dl_media_attach for each item of the zip (second pass),
- * then dl_media_end_zip, which reports what matched nothing. Not thread-safe: one decoding
- * thread calls it. */
+ * Use, per zip: dl_media_add for every media entry, then dl_media_wait, then dl_media_attach
+ * for each item of the zip, then dl_media_end_zip, which reports what matched nothing. The
+ * destination key of a file depends on the item that takes it, so when it starts depends on
+ * what is known when the files come:
+ * - names noted first (dl_media_note for every item of the zip, a first pass over its records):
+ *   uploads start in dl_media_add, in parallel; dl_media_wait waits for them all (an upload
+ *   that failed is an error for the files' items); the longest-name rule is exact.
+ * - no names noted (deferred): dl_media_add keeps the files (in one spill per zip);
+ *   dl_media_attach uploads the files of its item and returns once they are at the
+ *   destination (parallel within the item, one item after another). A name is only known once
+ *   its item is attached: a file a shorter name took earlier in the zip also goes to a longer
+ *   one attached later (with a warning). Upload failures are reported at dl_media_end_zip
+ *   (and counted in the stats), not by dl_media_wait.
+ * In both, attach leaves out files that failed. Not thread-safe: one decoding thread calls it;
+ * the network thread runs the uploads. Destroy the media handle before the network layer. */
 #ifndef DL_MEDIA_MEDIA_H
 #define DL_MEDIA_MEDIA_H
 
@@ -74,9 +82,10 @@ enum dl_err dl_media_new(const struct dl_media_opts *opts, struct dl_media **out
                          size_t errlen);
 void dl_media_destroy(struct dl_media *m);
 
-/* Make one item's match value known for the current zip (a zip starts with its first note or
- * add after the previous dl_media_end_zip). Items without an S/N match attribute are ignored.
- * DL_ERR_TOO_LARGE past 256 MiB of names in one zip; DL_ERR_NOMEM. */
+/* Optional first pass: make one item's match value known for the current zip, before its
+ * files are added (a zip starts with its first note or add after the previous
+ * dl_media_end_zip). Items without an S/N match attribute are ignored. DL_ERR_TOO_LARGE past
+ * 256 MiB of names in one zip; DL_ERR_NOMEM. */
 enum dl_err dl_media_note(struct dl_media *m, const struct dl_item *it);
 
 /* The rule index for a zip entry name ("Poster_Images/x.jpg" or "Top/Poster_Images/x.jpg" when
@@ -84,10 +93,11 @@ enum dl_err dl_media_note(struct dl_media *m, const struct dl_item *it);
  * media files. top: the zip's single top folder with its '/' ("Top/"), or "" / NULL. */
 int dl_media_rule_for(const struct dl_media *m, const char *entry, const char *top);
 
-/* Start uploading one media file of the current zip to the key of the noted item it matches (a
- * file no noted item matches is not uploaded; dl_media_end_zip reports it). bytes are borrowed
- * for the call only (the module copies or spills what it needs); the call blocks while
- * 4 * max_parallel files are already waiting to be uploaded. zip names the zip in messages.
+/* One media file of the current zip. With names noted: its upload to the key of the noted item
+ * it matches starts now (a file no noted item matches is not uploaded; dl_media_end_zip reports
+ * it), and the call blocks while 4 * max_parallel files wait to be uploaded. Without: the file
+ * is kept for dl_media_attach. bytes are borrowed for the call only (the module copies or
+ * spills what it needs). zip names the zip in messages.
  * DL_ERR_INVALID for a file name that cannot be part of a key (absolute, '..', control bytes,
  * not UTF-8, key over 1024 bytes); DL_ERR_IO when the copy cannot be spilled to a temporary
  * file; DL_ERR_NOMEM. Upload errors surface in dl_media_wait. */
@@ -96,10 +106,12 @@ enum dl_err dl_media_add(struct dl_media *m, const char *zip, int rule, const ch
 
 /* Wait for every upload started since the last dl_media_end_zip. Returns DL_OK when all are at
  * the destination, else the first error with a message (the files that failed are listed through
- * log); attach still works and leaves out the files that failed. */
+ * log); attach still works and leaves out the files that failed. Deferred mode: nothing has
+ * started; DL_ERR_IO if the kept files cannot be read back. */
 enum dl_err dl_media_wait(struct dl_media *m, char *err, size_t errlen);
 
-/* Add the media attributes to one item of the current zip (rebuilt under ks with every check).
+/* Add the media attributes to one item of the current zip (rebuilt under ks with every check;
+ * deferred mode: after uploading its files). A delete (it->del) is left alone.
  * Items whose match attribute is missing or not S/N, or that no file matches, are counted as
  * items without media and left unchanged. DL_ERR_INVALID/DL_ERR_TOO_LARGE (with why) when the
  * item with its lists would break DynamoDB's rules; DL_ERR_NOMEM. */

@@ -876,7 +876,7 @@ static enum dl_err parse_leaf(struct dl_cursor xml, const char *field, struct le
 static bool is_error_doc(struct dl_cursor body)
 {
     body = trim_leading_space(body);
-    if (!memmem(body.ptr, body.len, "<Error>", 7))
+    if (!body.len || !memmem(body.ptr, body.len, "<Error>", 7))
         return false;
     char unused[8], why[64];
     struct leaf_ctx c;

@@ -418,7 +418,8 @@ static void gen_csv(struct dl_buf *b, int style)
     if (rnd() % 4 == 0)
         dl_buf_append_str(b, "\xEF\xBB\xBF");
     dl_buf_append_str(b, rnd() % 3 ? "id,name,n\n" : "id,\"na\nme\",n\r\n");
-    size_t want = 10 + rnd() % (rnd() % 8 == 0 ? 20000 : 2000);
+    size_t big = rnd() % 8 == 0 ? 20000 : 2000;
+    size_t want = 10 + rnd() % big;
     while (b->len < want) {
         if (style == 0) {
             const char *a = rnd() % 3 ? (rnd() % 2 ? "a" : ",") : atoms[rnd() % 10];
@@ -448,11 +449,13 @@ static void gen_ndjson(struct dl_buf *b)
         "  {\"id\":\"%u\",\"n\":1e400}", "{\"id\":\"%u\",\"d\":1,\"d\":2}", "[1,2", "{\"id\":\"%u\",\"b\":true}",
     };
     dl_buf_reset(b);
-    size_t want = rnd() % (rnd() % 8 == 0 ? 30000 : 3000);
+    size_t big = rnd() % 8 == 0 ? 30000 : 3000;
+    size_t want = rnd() % big;
     unsigned n = 0;
     while (b->len < want) {
         const char *l = rnd() % 2 ? lines[0] : lines[rnd() % 16];
-        dl_buf_printf(b, l, ++n);
+        n++;
+        dl_buf_printf(b, l, n, n * 7); /* formats take up to two numbers */
         dl_buf_append_str(b, rnd() % 6 ? "\n" : "\r\n");
     }
     if (b->len && rnd() % 4 == 0)
@@ -473,7 +476,9 @@ static void test_random(void)
         in.p = b.data;
         in.len = b.len;
         in.ks = schemas[rnd() % 3];
-        size_t chunks[2] = { 1 + rnd() % 16, 16 + rnd() % 2000 };
+        size_t chunks[2];
+        chunks[0] = 1 + rnd() % 16;
+        chunks[1] = 16 + rnd() % 2000;
         char what[64];
         snprintf(what, sizeof what, "random %d (%s, %zu bytes)", it, csv ? "csv" : "ndjson", b.len);
         uint64_t calls = check_same(what, &in, chunks, 2, false);
