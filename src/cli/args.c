@@ -87,6 +87,9 @@ static const char help_run[] =
     "                       for queued writes, a quarter for objects held in memory; objects and\n"
     "                       decompressed data larger than 1/32 of it go to temporary files\n"
     "  --max-inflight N     BatchWriteItem requests in flight (default 32)\n"
+    "  --decode-threads N   threads that decode one large CSV/TSV or NDJSON object (16 MiB or\n"
+    "                       more) in parallel, results kept in order (default 0 = one per CPU,\n"
+    "                       at most 8; 1 = off)\n"
     "  --max-attempts N     sends of one item before it is dead-lettered (default 50)\n"
     "write rate (tokens are write capacity units, not requests):\n"
     "  --write-percent P    use P% of a provisioned table's WCU (default 100); for on-demand tables,\n"
@@ -388,6 +391,8 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             ok = parse_secs(v, &a->connect_timeout_s);
         else if (!strcmp(o, "--timeout"))
             ok = parse_secs(v, &a->timeout_s);
+        else if (!strcmp(o, "--decode-threads"))
+            ok = parse_int(v, 0, 64, &a->decode_threads);
         else if (!strcmp(o, "--quote")) {
             ok = strlen(v) == 1 && v[0] != '\n' && v[0] != '\r';
             a->quote = v[0];

@@ -52,6 +52,7 @@ struct dl_args {
     bool no_journal;              /* --no-journal */
     bool no_create;               /* --no-create: never create a table a manifest names */
     bool log_json;                /* --log-format json */
+    int decode_threads;           /* --decode-threads N (0 = auto, 1 = off) */
     /* CSV reading */
     char quote;                   /* --quote C (0 = '"') */
     bool no_quote;                /* --no-quote: quoting off */

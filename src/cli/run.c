@@ -840,6 +840,11 @@ static void decode_opts(const struct loader *L, const struct dl_key_schema *ks, 
     o->format = L->a->format;
     o->ks = ks;
     o->delimiter = L->a->delimiter;
+    o->threads = L->a->decode_threads;
+    /* chunks in flight are about (threads + 3) x chunk_size of input plus their items: keep
+     * that a small share of a small budget */
+    if (L->a->memory < (256ull << 20))
+        o->chunk_size = (size_t)1 << 20;
 }
 
 static void json_str(FILE *f, const char *v)

@@ -52,5 +52,32 @@ class Convert(unittest.TestCase):
         self.assertEqual(p.stdout_text.splitlines(), ['{"a":{"N":"1"}}', '{"a":{"N":"2"}}', '{"a":{"S":"z"}}'])
 
 
+class ParallelDecode(unittest.TestCase):
+    def test_large_objects_decode_the_same_on_several_threads(self):
+        """A 20 MB CSV and NDJSON (over the 16 MiB threshold, so they are cut into chunks and decoded
+        on two threads) give byte for byte what one thread gives, bad records included."""
+        with T.TempDir() as d:
+            csv_path, nd_path = os.path.join(d, "big.csv"), os.path.join(d, "big.ndjson")
+            with open(csv_path, "w") as f:
+                f.write("id,n,text\n")
+                for i in range(260000):
+                    f.write(f'u{i},{i},"line with ""quotes"" and, commas\nand a newline {i}"\n' if i % 7 == 0
+                            else (f"u{i},{i}\n" if i % 50002 == 1 else f"u{i},{i},plain text {i:08d} {'x' * 40}\n"))
+            with open(nd_path, "w") as f:
+                for i in range(200000):
+                    f.write("{bad json\n" if i % 60013 == 0 else json.dumps({"id": f"u{i}", "n": i, "pad": "y" * 80}) + "\n")
+            for path in (csv_path, nd_path):
+                self.assertGreater(os.path.getsize(path), 17 << 20)
+                one = T.run("convert", path, "--key", "id", "--decode-threads", "1", "--dead-letter", f"{path}.1.dl")
+                two = T.run("convert", path, "--key", "id", "--decode-threads", "2", "--dead-letter", f"{path}.2.dl",
+                            "--verbose")
+                self.assertEqual(one.returncode, 2, T.describe(one))
+                self.assertEqual(two.returncode, 2, T.describe(two))
+                self.assertIn("on 2 threads", two.stderr_text)
+                self.assertEqual(one.stdout, two.stdout)
+                with open(f"{path}.1.dl") as f1, open(f"{path}.2.dl") as f2:
+                    self.assertEqual(f1.read(), f2.read())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
