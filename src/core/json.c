@@ -266,17 +266,6 @@ static inline size_t skip_ws(const struct parser *ps, size_t i)
     return i;
 }
 
-static inline int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at p[i..]: 1 and *cp on success, 0 if a non-hex byte comes first,
  * -1 if the input ends first. */
 static int hex4(const struct parser *ps, size_t i, uint32_t *cp)
@@ -285,7 +274,7 @@ static int hex4(const struct parser *ps, size_t i, uint32_t *cp)
     for (size_t k = 0; k < 4; k++) {
         if (i + k >= ps->len)
             return -1;
-        int h = hexval(ps->p[i + k]);
+        int h = dl_hex_digit(ps->p[i + k]);
         if (h < 0)
             return 0;
         v = (v << 4) | (uint32_t)h;
@@ -379,30 +368,6 @@ static enum dl_err scan_string(struct parser *ps, size_t q, size_t *end, bool *e
     }
 }
 
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Decode an already validated string body p[b..e) into the arena. Every escape is at
  * least as long as its UTF-8 output, so e - b bytes are enough. */
 static enum dl_err unescape(struct parser *ps, size_t b, size_t e, struct dl_cursor *out)
@@ -437,7 +402,7 @@ static enum dl_err unescape(struct parser *ps, size_t b, size_t e, struct dl_cur
                 i += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            n += put_utf8(o + n, cp);
+            n += dl_utf8_put(o + n, cp);
             break;
         }
         default: o[n++] = c; break; /* '"', '\\', '/' */

@@ -71,6 +71,43 @@ bool dl_utf8_valid(const uint8_t *p, size_t len, size_t *bad);
  * "UTF-8 encoded surrogate ...", "... above U+10FFFF". The JSON parser uses the same texts. */
 void dl_utf8_describe(const uint8_t *p, size_t len, size_t bad, char *msg, size_t n);
 
+/* Value of one hex digit (0-9, a-f, A-F), or -1. Shared by the JSON and JS-literal readers. */
+static inline int dl_hex_digit(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Write code point cp (<= U+10FFFF; surrogates are the caller's business) as UTF-8 at o, which
+ * has room for 4 bytes; returns the bytes written. */
+static inline size_t dl_utf8_put(uint8_t *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (cp >> 6));
+        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (cp >> 12));
+        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (uint8_t)(0xF0 | (cp >> 18));
+    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 /* Static name of a type for messages: "null", "boolean", "number", "string", "array", "object". */
 const char *dl_json_type_name(enum dl_json_type t);
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
+
 #define MAX_RADIX_DIGITS 256 /* digits of one 0x/0o/0b literal (the conversion is quadratic) */
 #define SNIPPET_MAX 40       /* bytes of source quoted in a message */
 
@@ -299,41 +301,6 @@ static enum dl_err fail_unexpected(struct vp *v, size_t i, const char *what)
 
 /* ---- strings --------------------------------------------------------------------------------- */
 
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A \u escape at i (p[i] == '\\', p[i+1] == 'u'): \uHHHH or \u{H...}. */
 static enum dl_err u_escape(struct vp *v, size_t q, size_t i, uint32_t *cp, size_t *next)
 {
@@ -342,8 +309,8 @@ static enum dl_err u_escape(struct vp *v, size_t q, size_t i, uint32_t *cp, size
     uint32_t val = 0;
     if (k < len && p[k] == '{') {
         size_t nd = 0;
-        for (k++; k < len && hexval(p[k]) >= 0; k++, nd++) {
-            val = (val << 4) | (uint32_t)hexval(p[k]);
+        for (k++; k < len && dl_hex_digit(p[k]) >= 0; k++, nd++) {
+            val = (val << 4) | (uint32_t)dl_hex_digit(p[k]);
             if (val > 0x10FFFF)
                 return FAIL(v, i, "\\u{...} escape above U+10FFFF");
         }
@@ -356,9 +323,9 @@ static enum dl_err u_escape(struct vp *v, size_t q, size_t i, uint32_t *cp, size
         for (size_t n = 0; n < 4; n++, k++) {
             if (k >= len)
                 return FAIL(v, q, "unterminated string");
-            if (hexval(p[k]) < 0)
+            if (dl_hex_digit(p[k]) < 0)
                 return FAIL(v, i, "invalid \\u escape (expected 4 hex digits or \\u{...})");
-            val = (val << 4) | (uint32_t)hexval(p[k]);
+            val = (val << 4) | (uint32_t)dl_hex_digit(p[k]);
         }
         *next = k;
     }
@@ -426,9 +393,9 @@ static enum dl_err lex_string(struct vp *v, size_t q, uint8_t *o, size_t *on, si
             case 'x':
                 if (i + 3 >= len)
                     return FAIL(v, q, "%s", unterminated);
-                if (hexval(p[i + 2]) < 0 || hexval(p[i + 3]) < 0)
+                if (dl_hex_digit(p[i + 2]) < 0 || dl_hex_digit(p[i + 3]) < 0)
                     return FAIL(v, i, "invalid \\x escape (expected 2 hex digits)");
-                cp = (uint32_t)(hexval(p[i + 2]) << 4 | hexval(p[i + 3]));
+                cp = (uint32_t)(dl_hex_digit(p[i + 2]) << 4 | dl_hex_digit(p[i + 3]));
                 next = i + 4;
                 break;
             case 'u':
@@ -469,7 +436,7 @@ static enum dl_err lex_string(struct vp *v, size_t q, uint8_t *o, size_t *on, si
             }
             }
             if (o)
-                n += put_utf8(o + n, cp);
+                n += dl_utf8_put(o + n, cp);
             else
                 n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
             i = next;
@@ -540,7 +507,7 @@ static enum dl_err parse_string(struct vp *v, size_t q, size_t *end, struct dl_c
 
 static bool is_base_digit(uint8_t c, int base)
 {
-    int d = hexval(c);
+    int d = dl_hex_digit(c);
     return d >= 0 && d < base && (base == 16 || is_digit(c));
 }
 
@@ -596,7 +563,7 @@ static size_t radix_to_dec(const uint8_t *p, size_t s, size_t e, int base, char 
     for (size_t k = s; k < e; k++) {
         if (p[k] == '_')
             continue;
-        uint64_t carry = (uint64_t)hexval(p[k]);
+        uint64_t carry = (uint64_t)dl_hex_digit(p[k]);
         for (size_t j = 0; j < nl; j++) {
             uint64_t x = (uint64_t)limb[j] * (uint64_t)base + carry;
             limb[j] = (uint32_t)(x % 1000000000u);

@@ -406,47 +406,13 @@ static bool names_dup(struct dl_jsonfast *r, const struct name *v, size_t m)
     return false;
 }
 
-static inline int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static inline int hex4(const uint8_t *s, uint32_t *cp)
 {
-    int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
+    int a = dl_hex_digit(s[0]), b = dl_hex_digit(s[1]), c = dl_hex_digit(s[2]), d = dl_hex_digit(s[3]);
     if ((a | b | c | d) < 0)
         return 0;
     *cp = (uint32_t)(a << 12 | b << 8 | c << 4 | d);
     return 1;
-}
-
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xC0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Bytes of the 8 at q that are '"', '\\' or below 0x20 (high bit of each such byte). */
@@ -525,7 +491,7 @@ static ptrdiff_t unescape(struct dl_jsonfast *r, const uint8_t *s, size_t n)
             } else {
                 i += 6;
             }
-            o += put_utf8(o, cp);
+            o += dl_utf8_put(o, cp);
             break;
         }
         default:
