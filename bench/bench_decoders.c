@@ -12,8 +12,11 @@
  *   bench_decoders levels    (prints the SIMD levels this CPU runs)
  *
  * Modes (ddbload):
- *   csv-items      dl_csvfast rows -> dl_item_from_csv (header row names the attributes)
- *   csv-items-ref  the same through the scalar reader dl_csv
+ *   csv-items      dl_csvfast rows -> dl_item_from_csv_prepared (header row names the
+ *                  attributes, prepared once by dl_item_csv_header_new, as decode.c does)
+ *   csv-items-call dl_csvfast rows -> dl_item_from_csv (the per-call builder the prepared one
+ *                  is checked against, with its per-thread header cache)
+ *   csv-items-ref  csv-items through the scalar reader dl_csv
  *   csv-rows       dl_csvfast rows only (every field touched)
  *   json-items     NDJSON -> items: dl_jsonfast when this build has it, else json-items-ref
  *   json-items-ref dl_jsonrec_next + dl_item_from_json (the scalar composition)
@@ -149,7 +152,7 @@ static void read_header(struct header *h, const struct dl_csv_opts *o)
     dl_csv_destroy(r);
 }
 
-enum csv_how { CSV_FAST_ITEMS, CSV_REF_ITEMS, CSV_FAST_ROWS };
+enum csv_how { CSV_FAST_ITEMS, CSV_CALL_ITEMS, CSV_REF_ITEMS, CSV_FAST_ROWS };
 
 static void run_csv(enum csv_how how)
 {
@@ -160,6 +163,7 @@ static void run_csv(enum csv_how how)
     struct dl_pos_err e;
     struct dl_item it;
     struct header h = { 0 };
+    struct dl_item_csv_header *ph = NULL;
     bool have_header = false;
     uint64_t n = 0, sum = 0;
     dl_item_init(&it);
@@ -190,13 +194,18 @@ static void run_csv(enum csv_how how)
                 h.names[i] = dl_cursor_of(h.store + off, row.fields[i].len);
                 off += row.fields[i].len;
             }
+            if (how != CSV_CALL_ITEMS && dl_item_csv_header_new(h.names, h.n, &ks, &ph))
+                die("cannot prepare the header");
             continue;
         }
         if (row.nfields != h.n)
             continue;
-        if (dl_item_from_csv(&it, h.names, row.fields, h.n, &ks, &e) == DL_OK)
+        enum dl_err ie = ph ? dl_item_from_csv_prepared(&it, ph, row.fields, h.n, &e)
+                            : dl_item_from_csv(&it, h.names, row.fields, h.n, &ks, &e);
+        if (ie == DL_OK)
             sum += it.wire.len + it.key.len;
     }
+    dl_item_csv_header_destroy(ph);
     dl_csv_destroy(slow);
     dl_csvfast_destroy(fast);
     dl_item_free(&it);
@@ -271,6 +280,7 @@ struct slot {
 
 struct chunk_ctx {
     struct header h;
+    struct dl_item_csv_header *ph; /* shared by the workers (read only) */
     struct dl_csv_opts o;
     uint64_t records, sum;
 };
@@ -312,7 +322,7 @@ static enum dl_err work_csv(void *ctx, const uint8_t *p, const struct dl_chunk *
         s->records++;
         if (rc || row.nfields != x->h.n)
             continue;
-        if (dl_item_from_csv(&s->it, x->h.names, row.fields, x->h.n, &ks, &e) == DL_OK)
+        if (dl_item_from_csv_prepared(&s->it, x->ph, row.fields, x->h.n, &e) == DL_OK)
             dl_buf_append(&s->wire, s->it.wire.data, s->it.wire.len);
     }
     dl_csvfast_destroy(r);
@@ -380,6 +390,8 @@ static void run_chunked(bool csv)
     enum dl_err rc;
     if (csv) {
         read_header(&x.h, &x.o);
+        if (dl_item_csv_header_new(x.h.names, x.h.n, &ks, &x.ph))
+            die("cannot prepare the header");
         rc = dl_chunk_plan_csv(data, size, x.h.end, x.h.line, &x.o, chunk_size, &plan);
     } else {
         rc = dl_chunk_plan_ndjson(data, size, 0, 1, chunk_size, &plan);
@@ -387,6 +399,7 @@ static void run_chunked(bool csv)
     if (rc || dl_chunked_run(data, size, &plan, threads, 0, &fns, &x))
         die("chunked run failed");
     dl_chunk_plan_free(&plan);
+    dl_item_csv_header_destroy(x.ph);
     header_free(&x.h);
     records = x.records;
     check = x.sum;
@@ -494,6 +507,8 @@ int main(int argc, char **argv)
     const char *kernel = dl_simd_name(dl_cpu_level());
     if (!strcmp(mode, "csv-items"))
         csv_fn = run_csv, arg = CSV_FAST_ITEMS;
+    else if (!strcmp(mode, "csv-items-call"))
+        csv_fn = run_csv, arg = CSV_CALL_ITEMS;
     else if (!strcmp(mode, "csv-items-ref"))
         csv_fn = run_csv, arg = CSV_REF_ITEMS, kernel = "-";
     else if (!strcmp(mode, "csv-rows"))

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Cross-compile the decode subset for aarch64 (so the NEON kernels are built and used) and run
-# its unit tests under qemu-user. Prints PASS/FAIL per test; exits non-zero if any test fails
-# or cannot be built. Needs Debian's gcc-aarch64-linux-gnu and qemu-user; no CMake, no network.
+# its unit tests under qemu-user. Prints PASS/FAIL per test; exits 1 if any test fails or
+# cannot be built, 77 (ctest's "skipped") when the cross compiler or qemu is not installed.
+# Needs Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (or
+# qemu-user-static); tools/setup.sh installs them. No CMake, no network. ctest runs it as the
+# test cross.aarch64 (label cross; about a minute on 2 cores).
 #
-#   tools/cross-test.sh                 # build in a temporary directory, run, clean up
+#   tools/cross-test.sh                 # build in a temporary directory of its own, run, clean up
 #   CROSS_OUT=/tmp/x tools/cross-test.sh   # keep the binaries there
 #   CROSS_TESTS="test_json test_jsonfast" tools/cross-test.sh   # a subset of the tests
 #   CROSS_CC=... QEMU=... DDBLOAD_SHARED_DIR=... CROSS_TIMEOUT=secs override the tools, corpora, limit
@@ -18,22 +21,36 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${DDBLOAD_SHARED_DIR:-$ROOT/../shared}
 CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
-QEMU=${QEMU:-qemu-aarch64}
+if [ -z "${QEMU:-}" ]; then
+    QEMU=qemu-aarch64
+    command -v "$QEMU" >/dev/null 2>&1 || ! command -v qemu-aarch64-static >/dev/null 2>&1 || QEMU=qemu-aarch64-static
+fi
 TIMEOUT=${CROSS_TIMEOUT:-300}
 
 for tool in "$CC" "$QEMU"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "cross-test: $tool not found (apt-get install gcc-aarch64-linux-gnu qemu-user)" >&2
-        exit 1
+        echo "cross-test: $tool not found (tools/setup.sh, or apt-get install gcc-aarch64-linux-gnu" \
+             "libc6-dev-arm64-cross qemu-user); skipped" >&2
+        exit 77
     fi
 done
+if ! echo '#include <stdio.h>' | "$CC" -E -x c - >/dev/null 2>&1; then
+    echo "cross-test: $CC has no C library headers (apt-get install libc6-dev-arm64-cross); skipped" >&2
+    exit 77
+fi
+AR=${CC%gcc}ar
+command -v "$AR" >/dev/null 2>&1 || AR=ar
 
+# A directory of its own (never one shared with another run: ctest may run this next to other
+# tests, and two checkouts' runs may overlap), removed however the script ends.
 if [ -n "${CROSS_OUT:-}" ]; then
     OUT=$CROSS_OUT
     mkdir -p "$OUT"
 else
-    OUT=$(mktemp -d)
+    OUT=$(mktemp -d "${TMPDIR:-/tmp}/ddbload-cross.XXXXXX")
     trap 'rm -rf "$OUT"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 fi
 
 CFLAGS=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I"$ROOT/src")
@@ -67,7 +84,7 @@ for f in "${sources[@]}"; do
     compile "$f"
 done
 rm -f "$OUT/libdecode.a"
-aarch64-linux-gnu-ar rcs "$OUT/libdecode.a" "${objs[@]}" 2>/dev/null || ar rcs "$OUT/libdecode.a" "${objs[@]}"
+"$AR" rcs "$OUT/libdecode.a" "${objs[@]}"
 
 fail=0
 tests=()

@@ -221,10 +221,12 @@ static enum dl_err emit(struct dl_decoder *d, const struct dl_decode_sink *sink,
 }
 
 /* One CSV row -> item: every row of every path is built here (one place to switch builders). */
-static enum dl_err csv_build(struct dl_item *it, const struct dl_cursor *names, const struct dl_cursor *fields,
-                             size_t n, const struct dl_key_schema *ks, struct dl_pos_err *pe)
+/* One CSV row to an item, with the header prepared once per object (identical results to
+ * dl_item_from_csv, which stays the reference). */
+static enum dl_err csv_build(struct dl_item *it, const struct dl_item_csv_header *ph, const struct dl_cursor *fields,
+                             size_t n, struct dl_pos_err *pe)
 {
-    return dl_item_from_csv(it, names, fields, n, ks, pe);
+    return dl_item_from_csv_prepared(it, ph, fields, n, pe);
 }
 
 /* ---------- parallel decoding of large CSV/TSV and NDJSON objects ----------
@@ -278,6 +280,7 @@ struct par {
     size_t nnames;
     uint64_t header_rows;
     const struct dl_key_schema *ks;    /* what the builders map with */
+    const struct dl_item_csv_header *ph; /* CSV: the header prepared for the item builder */
     uint64_t base;                     /* records of the chunks consumed */
     uint64_t rows;
     bool fatal;
@@ -426,7 +429,7 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
                            x->nnames);
         } else {
             pe_reset(&pe);
-            e = csv_build(&s->item, x->names, row.fields, x->nnames, x->ks, &pe);
+            e = csv_build(&s->item, x->ph, row.fields, x->nnames, &pe);
             if (e == DL_ERR_NOMEM)
                 goto out;
             if (e && pe.column >= 1 && pe.column <= x->nnames)
@@ -639,6 +642,7 @@ static enum dl_err decode_csv(struct dl_decoder *d, const struct place *pl, stru
     struct dl_csv_row row;
     struct dl_pos_err pe;
     char *store = NULL;
+    struct dl_item_csv_header *ph = NULL;
     uint64_t header_rows = 1;
     enum dl_err e = dl_csvfast_new(bytes.ptr, bytes.len, &co, &r);
     if (e)
@@ -709,6 +713,8 @@ check_names:
                 goto out_store;
             }
     }
+    if ((e = dl_item_csv_header_new(names, nnames, build_ks(d), &ph)))
+        goto out_store;
     if (par_wanted(d, bytes.len)) {
         /* the rows after the header (all of them with --columns), from the header's terminator */
         size_t start = 0;
@@ -723,7 +729,7 @@ check_names:
         if (par_wanted(d, bytes.len - start)) {
             struct par x = { .d = d, .pl = pl, .sink = sink, .st = st, .p = bytes.ptr, .len = bytes.len, .csv = true,
                              .co = co, .names = names, .nnames = nnames, .header_rows = header_rows,
-                             .ks = build_ks(d) };
+                             .ks = build_ks(d), .ph = ph };
             e = par_run(&x, start, line);
             if (!e && x.rows == 0)
                 dl_info("%s%s%s: no records (only a header row)", pl->source, pl->entry ? " entry " : "",
@@ -759,7 +765,7 @@ check_names:
             continue;
         }
         pe_reset(&pe);
-        e = csv_build(&d->item, names, row.fields, nnames, build_ks(d), &pe);
+        e = csv_build(&d->item, ph, row.fields, nnames, &pe);
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
@@ -779,6 +785,7 @@ check_names:
     }
     e = DL_OK;
 out_store:
+    dl_item_csv_header_destroy(ph);
     free(store);
 out:
     free(names);

@@ -1055,7 +1055,7 @@ static enum dl_err ddb_set(struct enc *st, enum ddb_type t, const struct dl_json
             if ((e = put_json_str(st, c->str)) || (e = set_elem_push(st, canon, cl)))
                 return e;
         } else {
-            size_t at, len;
+            size_t at = 0, len = 0; /* set by b64_scratch (GCC -O3 cannot tell) */
             /* decode after a length slot so the element is stacked in place */
             size_t slot = sc->len;
             if ((e = set_elem_push(st, "", 0)))
@@ -1718,10 +1718,14 @@ enum dl_err dl_item_from_csv(struct dl_item *it, const struct dl_cursor *names,
  * dl_item_from_csv, so errors are that function's by construction. */
 
 /* GCC's generic vectors: SSE2 on x86-64, NEON on aarch64, plain words elsewhere; no -m
- * flags and no dispatch (so not under decode/arch/) */
+ * flags and no dispatch (so not under decode/arch/). Byte positions come from the low end
+ * of loaded words, as in escape_into. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the CSV fast path reads words little-endian");
 typedef int8_t v16i8 __attribute__((vector_size(16)));
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+#define V16(c) { (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c), (c) }
 
 #define PRE_PAD 32    /* a column's prefix is copied as 32 bytes when it fits (over-copy) */
 #define WIRE_SLACK 64 /* room past the bound for those over-copies and the NUL */
@@ -1752,7 +1756,7 @@ struct dl_item_csv_header {
     uint8_t *pre;            /* the prefixes, then PRE_PAD bytes */
     size_t pre_total;        /* sum of the prefixes' lengths */
     size_t names_total;      /* sum of the names' lengths */
-    size_t kw_off[2], kw_len[2]; /* key_wire's `"name":{"T":` per key, in pre */
+    size_t kw_off[2], kw_len[2]; /* key_wire's `{"name":{"T":"` (second key: `"},"name":{"T":"`), in pre */
 };
 
 void dl_item_csv_header_destroy(struct dl_item_csv_header *h)
@@ -1866,10 +1870,11 @@ enum dl_err dl_item_csv_header_new(const struct dl_cursor *names, size_t n, cons
             c->pre_len |= PCOL_SLOW;
     }
     for (int k = 0; h->fast && !e && k < h->ks.n; k++) {
-        char open[] = ":{\"S\":";
+        char open[] = ":{\"S\":\"";
         open[3] = h->ks.k[k].type;
         h->kw_off[k] = pre.len;
-        if ((e = append_json_str(&pre, (const uint8_t *)h->ks.k[k].name, h->ks.k[k].name_len)) ||
+        if ((e = dl_buf_append_str(&pre, k == 0 ? "{" : "\"},")) ||
+            (e = append_json_str(&pre, (const uint8_t *)h->ks.k[k].name, h->ks.k[k].name_len)) ||
             (e = dl_buf_append_str(&pre, open)))
             break;
         h->kw_len[k] = pre.len - h->kw_off[k];
@@ -1893,47 +1898,78 @@ out:
     return DL_OK;
 }
 
-/* Bits at the bytes of w that need escaping or are not ASCII (exact "any" test). */
-static inline uint64_t special_bits(uint64_t w)
+/* All-ones bytes where p[0..16) needs escaping or is not ASCII (a signed byte below 0x20 is
+ * a control byte or one of 0x80..0xFF). */
+static inline v2u64 special16(const uint8_t *p)
 {
-    return (w | escape_bits(w)) & 0x8080808080808080ull;
+    const v16i8 ctl = V16(0x20), quo = V16('"'), bsl = V16('\\');
+    v16i8 v;
+    memcpy(&v, p, 16);
+    /* cast before OR-ing: GCC 12 ORs comparison masks as booleans (extra instructions) */
+    return (v2u64)(ctl > v) | (v2u64)(v == quo) | (v2u64)(v == bsl);
 }
 
-/* Copy p[0..n) to o and say whether it is plain (as plain_ascii): one pass, no calls for
- * short values. Never reads past p[n-1]; may write up to o[15]. */
-static inline bool copy_plain(uint8_t *o, const uint8_t *p, size_t n)
+/* Whether p[0..n) is plain (as plain_ascii), 16 bytes a step. */
+static inline bool span_plain(const uint8_t *p, size_t n)
 {
-    uint64_t acc;
-    if (n >= 8) {
-        if (n <= 16) {
-            uint64_t a = load64(p), b = load64(p + n - 8);
-            memcpy(o, &a, 8);
-            memcpy(o + n - 8, &b, 8);
-            acc = special_bits(a) | special_bits(b);
-        } else {
-            acc = 0;
-            size_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                uint64_t a = load64(p + i);
-                memcpy(o + i, &a, 8);
-                acc |= special_bits(a);
-            }
-            if (i < n) {
-                uint64_t a = load64(p + n - 8);
-                memcpy(o + n - 8, &a, 8);
-                acc |= special_bits(a);
-            }
+    if (n < 16)
+        return plain_ascii(p, n);
+    v2u64 acc = { 0, 0 };
+    for (size_t i = 0; i + 16 <= n; i += 16)
+        acc |= special16(p + i);
+    acc |= special16(p + n - 16); /* the tail, overlapping */
+    return (acc[0] | acc[1]) == 0;
+}
+
+#define CLS_HIGH 1u /* a byte >= 0x80: the value needs UTF-8 validation */
+#define CLS_ESC 2u  /* a byte JSON escapes: the value needs escape_into */
+
+/* Copy p[0..n) to o and classify it (0: plain, as plain_ascii), in one pass without calls.
+ * Never reads past p[n-1]; may write up to o[15]. */
+static inline __attribute__((always_inline)) unsigned copy_class(uint8_t *o, const uint8_t *p, size_t n)
+{
+    const uint64_t highs = 0x8080808080808080ull;
+    uint64_t hi, esc;
+    if (n >= 16) {
+        const v16i8 zero = { 0 };
+        v2u64 h = { 0, 0 }, e = { 0, 0 };
+        size_t i = 0;
+        for (;; i += 16) {
+            if (i + 16 > n)
+                i = n - 16; /* the tail, overlapping */
+            v16i8 v;
+            memcpy(&v, p + i, 16);
+            memcpy(o + i, &v, 16);
+            h |= (v2u64)(v < zero);
+            e |= special16(p + i) & ~(v2u64)(v < zero);
+            if (i + 16 == n)
+                break;
         }
-    } else if (n >= 4) {
-        uint64_t w = load32(p) | load32(p + n - 4) << (8 * (n - 4));
-        memcpy(o, &w, 8);
-        acc = special_bits(w | (0x6161616161616161ull << (8 * n))); /* 'a' past the end is plain */
+        hi = h[0] | h[1];
+        esc = e[0] | e[1];
+    } else if (n >= 8) { /* the first and the last 8 bytes, tested as one vector */
+        const v16i8 zero = { 0 };
+        uint64_t a = load64(p), b = load64(p + n - 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+        v2u64 ab = { a, b };
+        v16i8 v = (v16i8)ab;
+        v2u64 e = special16((const uint8_t *)&v) & ~(v2u64)(v < zero);
+        hi = (a | b) & highs;
+        esc = e[0] | e[1];
     } else {
-        uint64_t w = (uint64_t)p[0] | (uint64_t)p[n >> 1] << (8 * (n >> 1)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+        uint64_t w;
+        if (n >= 4)
+            w = load32(p) | load32(p + n - 4) << (8 * (n - 4));
+        else if (n)
+            w = (uint64_t)p[0] | (uint64_t)p[n >> 1] << (8 * (n >> 1)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+        else
+            w = 0;
         memcpy(o, &w, 8);
-        acc = special_bits(w | (0x6161616161616161ull << (8 * n)));
+        hi = w & highs;
+        esc = n ? escape_bits(w | (0x6161616161616161ull << (8 * n))) : 0; /* 'a' past the end is plain */
     }
-    return acc == 0;
+    return (hi ? CLS_HIGH : 0) | (esc ? CLS_ESC : 0);
 }
 
 /* Canonical form and item size of an N key written as a plain integer ("0", "-12", "3000",
@@ -1976,7 +2012,7 @@ static bool int_key(const uint8_t *p, size_t n, char canon[DL_NUM_CANON_MAX], si
 }
 
 /* 16 x FF then 16 x 00: the 16 bytes at keep_first + 16 - n keep the first n bytes */
-static const uint8_t keep_first[32] = { 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255 };
+static const uint8_t keep_first[32] = { [0 ... 15] = 255 };
 
 /* int_key for 1..16 bytes with 16 readable at p: the digit test on one vector. */
 static inline bool int_key16(const uint8_t *p, size_t n, char *canon, size_t *clen, size_t *nsize)
@@ -2061,6 +2097,131 @@ static uint8_t *wire_room(struct prow *r, uint8_t *o, size_t extra)
     return r->w->data + r->w->len;
 }
 
+/* utf8_ok's verdict, stepping over ASCII to the next byte >= 0x80 a word at a time (a CSV
+ * cell is mostly ASCII around a few accented letters). Its own code, not utf8_ok's: the
+ * prepared path is checked against dl_item_from_csv, which uses that one. */
+static bool utf8_cell(const uint8_t *p, size_t n)
+{
+    const uint64_t highs = 0x8080808080808080ull;
+    uint64_t small = 0; /* n < 8: the bytes, in a word */
+    if (n < 8 && n >= 4)
+        small = load32(p) | load32(p + n - 4) << (8 * (n - 4));
+    else if (n < 4 && n)
+        small = (uint64_t)p[0] | (uint64_t)p[n >> 1] << (8 * (n >> 1)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+    size_t i = 0;
+    while (i < n) {
+        uint64_t m;
+        if (i + 8 <= n)
+            m = load64(p + i) & highs;
+        else if (n >= 8) /* the last n - i bytes, moved to the bottom of the word */
+            m = (load64(p + n - 8) & highs) >> (8 * (8 - (n - i)));
+        else
+            m = (small & highs) >> (8 * i);
+        if (!m) {
+            i += 8;
+            continue;
+        }
+        i += (size_t)__builtin_ctzll(m) >> 3;
+        uint8_t c = p[i];
+        if (c < 0xC2)
+            return false; /* a continuation byte without a lead, or an overlong lead */
+        if (c < 0xE0) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return false;
+            i += 2;
+            continue;
+        }
+        uint8_t lo = 0x80, hi = 0xBF;
+        size_t len = 3;
+        if (c < 0xF0) {
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c < 0xF5) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            return false;
+        }
+        if (i + len > n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80 ||
+            (len == 4 && (p[i + 3] & 0xC0) != 0x80))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/* One byte JSON escapes, as dl_buf_append_json_str writes it. */
+static inline uint8_t *escape_byte(uint8_t *o, uint8_t c)
+{
+    static const char hex[] = "0123456789abcdef";
+    o[0] = '\\';
+    switch (c) {
+    case '"': o[1] = '"'; return o + 2;
+    case '\\': o[1] = '\\'; return o + 2;
+    case '\n': o[1] = 'n'; return o + 2;
+    case '\r': o[1] = 'r'; return o + 2;
+    case '\t': o[1] = 't'; return o + 2;
+    case '\b': o[1] = 'b'; return o + 2;
+    case '\f': o[1] = 'f'; return o + 2;
+    }
+    o[1] = 'u';
+    o[2] = '0';
+    o[3] = '0';
+    o[4] = (uint8_t)hex[c >> 4];
+    o[5] = (uint8_t)hex[c & 15];
+    return o + 6;
+}
+
+/* escape_into's output, 16 bytes a step: each block is stored whole, then the output moves
+ * on to the first byte that needs escaping. o needs 6 * n + 16 bytes. Its own code, like
+ * utf8_cell. */
+static size_t escape_cell(uint8_t *o, const uint8_t *p, size_t n)
+{
+    const v16i8 zero = { 0 };
+    uint8_t *start = o;
+    size_t i = 0;
+    while (i + 16 <= n) {
+        v16i8 v;
+        memcpy(&v, p + i, 16);
+        memcpy(o, &v, 16);
+        v2u64 m = special16(p + i) & ~(v2u64)(v < zero);
+        if (!(m[0] | m[1])) {
+            i += 16;
+            o += 16;
+            continue;
+        }
+        size_t k = m[0] ? (size_t)__builtin_ctzll(m[0]) >> 3 : 8 + ((size_t)__builtin_ctzll(m[1]) >> 3);
+        o = escape_byte(o + k, p[i + k]);
+        i += k + 1;
+    }
+    for (; i < n; i++) {
+        uint8_t c = p[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            o = escape_byte(o, c);
+        else
+            *o++ = c;
+    }
+    return (size_t)(o - start);
+}
+
+/* The rest of copy_class's work for a value that is not plain, copied at o: validate, escape.
+ * Returns the end of the value's JSON text, or NULL (take dl_item_from_csv). */
+static inline uint8_t *odd_value(struct prow *r, uint8_t *o, struct dl_cursor v, unsigned cls)
+{
+    if ((cls & CLS_HIGH) && !utf8_cell(v.ptr, v.len))
+        return NULL;
+    if (!(cls & CLS_ESC))
+        return o + v.len; /* the copy stands */
+    if (!(o = wire_room(r, o, 6 * v.len)))
+        return NULL;
+    return o + escape_cell(o, v.ptr, v.len);
+}
+
 /* A key cell's value at o (after its prefix); returns the new o, or NULL when the row must
  * take dl_item_from_csv. */
 static uint8_t *key_cell(struct prow *r, const struct pcold *c, struct dl_cursor v, bool known_plain, bool wide,
@@ -2103,36 +2264,11 @@ static uint8_t *key_cell(struct prow *r, const struct pcold *c, struct dl_cursor
         memcpy(o, v.ptr, v.len);
         return o + v.len;
     }
-    if (copy_plain(o, v.ptr, v.len))
+    unsigned cls = copy_class(o, v.ptr, v.len);
+    if (!cls)
         return o + v.len;
-    x->plain = false;
-    if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
-        return NULL;
-    return o + escape_into(o, v.ptr, v.len);
-}
-
-/* Whether p[0..n) is plain (as plain_ascii), 16 bytes a step. A signed byte below 0x20 is
- * a control byte or one of 0x80..0xFF. */
-static inline v2u64 special16(const uint8_t *p)
-{
-    const v16i8 ctl = { 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20 };
-    const v16i8 quo = { '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"', '"' };
-    const v16i8 bsl = { '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\', '\\' };
-    v16i8 v;
-    memcpy(&v, p, 16);
-    /* cast before OR-ing: GCC 12 ORs comparison masks as booleans (extra instructions) */
-    return (v2u64)(ctl > v) | (v2u64)(v == quo) | (v2u64)(v == bsl);
-}
-
-static inline bool span_plain(const uint8_t *p, size_t n)
-{
-    if (n < 16)
-        return plain_ascii(p, n);
-    v2u64 acc = { 0, 0 };
-    for (size_t i = 0; i + 16 <= n; i += 16)
-        acc |= special16(p + i);
-    acc |= special16(p + n - 16); /* the tail, overlapping */
-    return (acc[0] | acc[1]) == 0;
+    x->plain = !(cls & CLS_ESC);
+    return odd_value(r, o, v, cls);
 }
 
 /* A column's prefix at o; returns the new o. */
@@ -2161,8 +2297,9 @@ static void close_wire(struct dl_buf *w, uint8_t *o)
 
 /* A cell that is empty, a key, or has a long prefix, at o; returns the new o, or NULL
  * (take dl_item_from_csv). plain: the value is known to need no escaping or validation. */
-static uint8_t *odd_cell(struct prow *r, const struct dl_item_csv_header *h, size_t i, struct dl_cursor v,
-                         bool plain, bool wide, uint8_t *o)
+static inline __attribute__((always_inline)) uint8_t *odd_cell(struct prow *r, const struct dl_item_csv_header *h,
+                                                                size_t i, struct dl_cursor v, bool plain, bool wide,
+                                                                uint8_t *o)
 {
     const struct pcold *d = &h->cold[i];
     if (v.len == 0) {
@@ -2178,12 +2315,12 @@ static uint8_t *odd_cell(struct prow *r, const struct dl_item_csv_header *h, siz
     } else if (plain) {
         memcpy(o, v.ptr, v.len);
         o += v.len;
-    } else if (copy_plain(o, v.ptr, v.len)) {
-        o += v.len;
     } else {
-        if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
+        unsigned cls = copy_class(o, v.ptr, v.len);
+        if (!cls)
+            o += v.len;
+        else if (!(o = odd_value(r, o, v, cls)))
             return NULL;
-        o += escape_into(o, v.ptr, v.len);
     }
     o[0] = '"';
     o[1] = '}';
@@ -2199,21 +2336,33 @@ static bool row_contiguous(struct prow *r, const struct dl_item_csv_header *h, c
 {
     const struct pcol *cols = h->cols;
     const uint8_t *pre = h->pre;
-    const uint8_t *safe = end - 16; /* a value starting at or before this has 16 bytes */
+    const uint16_t close = '"' | '}' << 8; /* `"}`, little-endian */
     uint8_t *o = r->w->data;
-    for (size_t i = 0; i < n; i++) {
-        const struct pcol c = cols[i];
-        const struct dl_cursor v = values[i];
-        /* one test for: 1..16 bytes, not a key, short prefix, 16 bytes readable */
-        if (__builtin_expect(((v.len - 1) | (c.pre_len & PCOL_SLOW)) < 16 && v.ptr <= safe, 1)) {
+    size_t i = 0, nsafe = n; /* values[0..nsafe) have 16 bytes before end (they are in order) */
+    while (nsafe > 0 && (uintptr_t)end - (uintptr_t)values[nsafe - 1].ptr < 16)
+        nsafe--;
+    for (;;) {
+        /* the common cells: 1..16 bytes, not a key, a short prefix, 16 bytes readable (only
+         * i and o live across it, so nothing is kept aside for the other cases) */
+        for (; i < nsafe; i++) {
+            const struct pcol c = cols[i];
+            const struct dl_cursor v = values[i];
+            if (__builtin_expect(((v.len - 1) | (c.pre_len & PCOL_SLOW)) >= 16, 0))
+                break;
             memcpy(o, pre + c.pre_off, PRE_PAD);
             o += c.pre_len;
             memcpy(o, v.ptr, 16);
             o += v.len;
-        } else if (v.len == 0 || (c.pre_len & PCOL_SLOW)) {
-            if (!(o = odd_cell(r, h, i, v, true, v.len <= 16 && v.ptr <= safe, o)))
+            memcpy(o, &close, 2);
+            o += 2;
+        }
+        if (i == n)
+            break;
+        const struct pcol c = cols[i];
+        const struct dl_cursor v = values[i];
+        if (v.len == 0 || (c.pre_len & PCOL_SLOW)) {
+            if (!(o = odd_cell(r, h, i, v, true, v.len <= 16 && i < nsafe, o)))
                 return false;
-            continue;
         } else {
             o = put_prefix(o, pre, c);
             if (v.len <= 16)
@@ -2221,10 +2370,10 @@ static bool row_contiguous(struct prow *r, const struct dl_item_csv_header *h, c
             else
                 memcpy(o, v.ptr, v.len);
             o += v.len;
+            memcpy(o, &close, 2);
+            o += 2;
         }
-        o[0] = '"';
-        o[1] = '}';
-        o += 2;
+        i++;
     }
     close_wire(r->w, o);
     return true;
@@ -2235,27 +2384,32 @@ static bool row_cells(struct prow *r, const struct dl_item_csv_header *h, const 
 {
     const struct pcol *cols = h->cols;
     const uint8_t *pre = h->pre;
+    const uint16_t close = '"' | '}' << 8;
     uint8_t *o = r->w->data;
-    for (size_t i = 0; i < n; i++) {
-        const struct pcol c = cols[i];
-        const struct dl_cursor v = values[i];
-        if (__builtin_expect(v.len == 0 || (c.pre_len & PCOL_SLOW), 0)) {
-            if (!(o = odd_cell(r, h, i, v, false, false, o)))
-                return false;
-            continue;
+    size_t i = 0;
+    for (;;) {
+        for (; i < n; i++) {
+            const struct pcol c = cols[i];
+            const struct dl_cursor v = values[i];
+            if (__builtin_expect(v.len == 0 || (c.pre_len & PCOL_SLOW), 0))
+                break;
+            memcpy(o, pre + c.pre_off, PRE_PAD);
+            o += c.pre_len;
+            unsigned cls = copy_class(o, v.ptr, v.len);
+            if (__builtin_expect(cls != 0, 0)) {
+                if (!(o = odd_value(r, o, v, cls)))
+                    return false;
+            } else {
+                o += v.len;
+            }
+            memcpy(o, &close, 2);
+            o += 2;
         }
-        memcpy(o, pre + c.pre_off, PRE_PAD);
-        o += c.pre_len;
-        if (copy_plain(o, v.ptr, v.len)) {
-            o += v.len;
-        } else {
-            if (!utf8_ok(v.ptr, v.len) || !(o = wire_room(r, o, 6 * v.len)))
-                return false;
-            o += escape_into(o, v.ptr, v.len);
-        }
-        o[0] = '"';
-        o[1] = '}';
-        o += 2;
+        if (i == n)
+            break;
+        if (!(o = odd_cell(r, h, i, values[i], false, false, o)))
+            return false;
+        i++;
     }
     close_wire(r->w, o);
     return true;
@@ -2264,60 +2418,52 @@ static bool row_cells(struct prow *r, const struct dl_item_csv_header *h, const 
 /* key and key_wire from the key cells (all found, all valid). */
 static bool prepared_keys(struct dl_item *it, const struct dl_item_csv_header *h, const struct pkey *pk)
 {
-    size_t kneed = 17, wneed = 3 + PRE_PAD + 16; /* + room for the fixed-size copies */
+    size_t kneed = 32, wneed = 2 * PRE_PAD + 16; /* + room for the fixed-size copies */
     for (int k = 0; k < h->ks.n; k++) {
         char t = h->ks.k[k].type;
         size_t l = pk[k].v.len;
         kneed += 5 + (t == 'N' ? pk[k].canon_len : l);
-        wneed += h->kw_len[k] + 4 + (t == 'B' ? (l + 2) / 3 * 4 : pk[k].plain ? l : 6 * l);
+        wneed += h->kw_len[k] + (t == 'B' ? (l + 2) / 3 * 4 : pk[k].plain ? l : 6 * l);
     }
     if ((kneed >= it->key.alloc && dl_buf_reserve(&it->key, kneed)) ||
         (wneed >= it->key_wire.alloc && dl_buf_reserve(&it->key_wire, wneed)))
         return false;
     uint8_t *kb = it->key.data, *w = it->key_wire.data;
-    *w++ = '{';
     for (int k = 0; k < h->ks.n; k++) {
         char t = h->ks.k[k].type;
         const struct pkey *x = &pk[k];
         const void *kp = t == 'N' ? (const void *)x->canon : (const void *)x->v.ptr;
         size_t kl = t == 'N' ? x->canon_len : x->v.len;
-        kb[0] = (uint8_t)t;
-        kb[1] = (uint8_t)(kl >> 24);
-        kb[2] = (uint8_t)(kl >> 16);
-        kb[3] = (uint8_t)(kl >> 8);
-        kb[4] = (uint8_t)kl;
+        /* type, length (4 bytes, big-endian), bytes */
+        uint64_t head = (uint64_t)(uint8_t)t | (uint64_t)__builtin_bswap32((uint32_t)kl) << 8;
+        memcpy(kb, &head, 8);
         if (kl <= 16 && (t == 'N' || x->wide))
             memcpy(kb + 5, kp, 16);
         else
             memcpy(kb + 5, kp, kl);
         kb += 5 + kl;
-        if (k > 0)
-            *w++ = ',';
+        /* {"name":{"T":"value"}[,...]} */
         if (h->kw_len[k] <= PRE_PAD)
             memcpy(w, h->pre + h->kw_off[k], PRE_PAD);
         else
             memcpy(w, h->pre + h->kw_off[k], h->kw_len[k]);
         w += h->kw_len[k];
-        *w++ = '"';
         if (t == 'B') {
             w += b64_into(w, x->v.ptr, x->v.len);
         } else if (!x->plain) {
-            w += escape_into(w, x->v.ptr, x->v.len);
+            w += escape_cell(w, x->v.ptr, x->v.len);
         } else {
             if (x->wide)
                 memcpy(w, x->v.ptr, 16);
             else
-                copy_small(w, x->v.ptr, x->v.len);
+                memcpy(w, x->v.ptr, x->v.len);
             w += x->v.len;
         }
-        *w++ = '"';
-        *w++ = '}';
     }
-    *w++ = '}';
-    *w = 0;
+    memcpy(w, "\"}}", 4); /* with the NUL */
     *kb = 0;
     it->key.len = (size_t)(kb - it->key.data);
-    it->key_wire.len = (size_t)(w - it->key_wire.data);
+    it->key_wire.len = (size_t)(w + 3 - it->key_wire.data);
     return true;
 }
 
@@ -2334,12 +2480,17 @@ enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_c
     if (!h->fast || n == 0)
         goto ref;
     /* the values' total length, and whether they lie one delimiter apart */
-    size_t vsum = values[0].len;
+    size_t vsum = values[0].len, i = 1;
     uintptr_t apart = 0, next = (uintptr_t)values[0].ptr + values[0].len + 1;
-    for (size_t i = 1; i < n; i++) {
+    for (; i + 2 <= n; i += 2) { /* two a step: half the loop's own work */
+        vsum += values[i].len + values[i + 1].len;
+        apart |= ((uintptr_t)values[i].ptr ^ next) |
+                 ((uintptr_t)values[i + 1].ptr ^ ((uintptr_t)values[i].ptr + values[i].len + 1));
+        next = (uintptr_t)values[i + 1].ptr + values[i + 1].len + 1;
+    }
+    if (i < n) {
         vsum += values[i].len;
         apart |= (uintptr_t)values[i].ptr ^ next;
-        next = (uintptr_t)values[i].ptr + values[i].len + 1;
     }
     if (vsum > DL_ITEM_MAX_SIZE)
         goto ref; /* its size would be too: names are not empty */
@@ -2353,7 +2504,7 @@ enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_c
         goto ref;
     const uint8_t *end = values[n - 1].ptr + values[n - 1].len;
     bool ok;
-    if (apart == 0 && values[0].ptr && span_plain(values[0].ptr, (size_t)(end - values[0].ptr)))
+    if (!apart && values[0].ptr && span_plain(values[0].ptr, (size_t)(end - values[0].ptr)))
         ok = row_contiguous(&r, h, values, n, end);
     else
         ok = row_cells(&r, h, values, n);

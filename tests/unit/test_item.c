@@ -852,8 +852,8 @@ static struct dl_pos_err ref_why, fast_why;
 static long prepared_rows, prepared_ok;
 
 /* Build the row both ways and compare everything the API promises. */
-static void csv_same(const struct dl_item_csv_header *h, const struct dl_cursor *names, const struct dl_cursor *values,
-                     size_t n, const struct dl_key_schema *ks, const char *what)
+static void csv_same(const struct dl_item_csv_header *h, const struct dl_cursor *names,
+                     const struct dl_cursor *values, size_t n, const struct dl_key_schema *ks, const char *what)
 {
     enum dl_err a = dl_item_from_csv(&ref_it, names, values, n, ks, &ref_why);
     memset(&fast_why, 0x5a, sizeof fast_why); /* no stale state may show through */
@@ -1010,6 +1010,60 @@ static void test_csv_prepared_cases(void)
     dl_item_csv_header_destroy(h);
 }
 
+/* Every byte pair after a high byte, and the boundary cases of 3- and 4-byte sequences, at
+ * shifting offsets in short and long cells; every ASCII byte at every offset of a 20-byte cell:
+ * the fast path's UTF-8 and escape verdicts against dl_item_from_csv's. */
+static void test_csv_prepared_bytes(void)
+{
+    struct dl_key_schema none = schema0();
+    struct dl_cursor names[2] = { dl_cursor_str("id"), dl_cursor_str("v") };
+    struct dl_item_csv_header *h = NULL;
+    CHECK_INT(dl_item_csv_header_new(names, 2, &none, &h), DL_OK);
+    if (!h)
+        return;
+    uint8_t cell[32];
+    struct dl_cursor values[2] = { dl_cursor_str("x"), dl_cursor_of(cell, 0) };
+    size_t step = quick ? 7 : 1, rows = 0;
+    for (unsigned b0 = 0x80; b0 < 0x100; b0++) {
+        for (unsigned b1 = 0; b1 < 0x100; b1 += step, rows++) {
+            size_t len = rows % 3 == 0 ? 5 : rows % 3 == 1 ? 11 : 23, at = rows % (len - 1);
+            memset(cell, 'a', sizeof cell);
+            cell[at] = (uint8_t)b0;
+            cell[at + 1] = (uint8_t)b1;
+            values[1] = dl_cursor_of(cell, len);
+            csv_same(h, names, values, 2, &none, "byte pairs");
+        }
+    }
+    static const uint8_t second[] = { 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0 };
+    static const uint8_t cont[] = { 0x7F, 0x80, 0xBF, 0xC0 };
+    for (unsigned lead = 0xE0; lead < 0xF8; lead++)
+        for (size_t a = 0; a < sizeof second; a++)
+            for (size_t b = 0; b < sizeof cont; b++)
+                for (size_t c = 0; c < sizeof cont; c++, rows++) {
+                    size_t len = 4 + rows % 21, at = rows % (len - 3);
+                    memset(cell, 'b', sizeof cell);
+                    cell[at] = (uint8_t)lead;
+                    cell[at + 1] = second[a];
+                    cell[at + 2] = cont[b];
+                    cell[at + 3] = cont[c];
+                    values[1] = dl_cursor_of(cell, len);
+                    csv_same(h, names, values, 2, &none, "3- and 4-byte sequences");
+                    values[1] = dl_cursor_of(cell + at, 3); /* cut short at the end */
+                    csv_same(h, names, values, 2, &none, "cut sequences");
+                }
+    for (unsigned c = 0; c < 0x80; c++)
+        for (size_t at = 0; at < 20; at++) {
+            memset(cell, 'c', sizeof cell);
+            cell[at] = (uint8_t)c;
+            cell[(at + 7) % 20] = (uint8_t)(c ^ 0x20);
+            values[1] = dl_cursor_of(cell, 20);
+            csv_same(h, names, values, 2, &none, "ASCII bytes");
+            values[1] = dl_cursor_of(cell, at + 1);
+            csv_same(h, names, values, 2, &none, "ASCII bytes, short");
+        }
+    dl_item_csv_header_destroy(h);
+}
+
 /* Random cells of every kind the fast path distinguishes; kind 'N' makes mostly numbers,
  * kind 'S' mostly valid text (for key columns), 0 anything. */
 static bool gen_plain; /* this header's rows: only plain text and integers */
@@ -1122,7 +1176,8 @@ static void test_csv_prepared_random(void)
             ks.k[k].type = "SSNNB"[rndn(5)];
         }
         ks.n = nk;
-        if (nk == 2 && ks.k[0].name_len == ks.k[1].name_len && memcmp(ks.k[0].name, ks.k[1].name, ks.k[0].name_len) == 0)
+        if (nk == 2 && ks.k[0].name_len == ks.k[1].name_len &&
+            memcmp(ks.k[0].name, ks.k[1].name, ks.k[0].name_len) == 0)
             ks.n = 1;
         struct dl_key_schema *ksp = nk == 0 && rndn(2) ? NULL : &ks;
         struct dl_item_csv_header *h = NULL;
@@ -1209,6 +1264,7 @@ int main(void)
     TEST_RUN(test_ddb_json_rejections);
     TEST_RUN(test_reuse);
     TEST_RUN(test_csv_prepared_cases);
+    TEST_RUN(test_csv_prepared_bytes);
     TEST_RUN(test_csv_prepared_random);
     dl_item_free(&ref_it);
     dl_item_free(&fast_it);
