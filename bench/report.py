@@ -5,8 +5,9 @@
 import sys
 
 NAMES = {
-    "csv-items": "ddbload CSV -> items (dl_csvfast + dl_item_from_csv)",
-    "csv-items-ref": "ddbload CSV -> items, scalar reader (dl_csv + dl_item_from_csv)",
+    "csv-items": "ddbload CSV -> items (dl_csvfast + dl_item_from_csv_prepared)",
+    "csv-items-call": "ddbload CSV -> items, per-call builder (dl_csvfast + dl_item_from_csv)",
+    "csv-items-ref": "ddbload CSV -> items, scalar reader (dl_csv + dl_item_from_csv_prepared)",
     "csv-rows": "ddbload CSV rows only (dl_csvfast)",
     "json-items": "ddbload JSON -> items (dl_jsonfast)",
     "json-items-ref": "ddbload JSON -> items, scalar (dl_jsonrec_next + dl_item_from_json)",

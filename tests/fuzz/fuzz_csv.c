@@ -58,6 +58,8 @@ static void note_row(struct dl_buf *o, const uint8_t *base, enum dl_err rc, cons
 
 /* Rows, then items: the header is the first record read cleanly; each later record with as
  * many fields becomes an item (wire, key, size) or a rejection (message, column). */
+static bool same(const struct dl_buf *a, const struct dl_buf *b);
+
 static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_schema *ks, struct dl_item *it,
                        struct dl_buf *o)
 {
@@ -67,6 +69,9 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
     uint8_t store[256];
     size_t nnames = 0;
     bool have_header = false;
+    struct dl_item_csv_header *ph = NULL; /* the prepared builder, checked against the reference */
+    struct dl_item it2;
+    dl_item_init(&it2);
     for (int calls = 0; calls < 1000000; calls++) {
         enum dl_err rc = rd_next(r, &row, &e);
         note_row(o, base, rc, &row, &e, 0);
@@ -85,12 +90,23 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
                 at += l;
                 nnames = i + 1;
             }
+            if (dl_item_csv_header_new(names, nnames, ks, &ph))
+                abort();
             continue;
         }
         if (row.nfields != nnames)
             continue;
         struct dl_pos_err why;
         enum dl_err ie = dl_item_from_csv(it, names, row.fields, nnames, ks, &why);
+        struct dl_pos_err why2;
+        enum dl_err ie2 = dl_item_from_csv_prepared(&it2, ph, row.fields, nnames, &why2);
+        if (ie != ie2 || (ie && (why.column != why2.column || strcmp(why.msg, why2.msg))) ||
+            (!ie && (it->size != it2.size || !same(&it->wire, &it2.wire) || !same(&it->key, &it2.key) ||
+                     !same(&it->key_wire, &it2.key_wire)))) {
+            fprintf(stderr, "fuzz_csv: dl_item_from_csv_prepared differs from dl_item_from_csv (%d/%d: %s / %s)\n",
+                    ie, ie2, ie ? why.msg : "", ie2 ? why2.msg : "");
+            abort();
+        }
         if (ie)
             dl_buf_printf(o, "  reject %d col %llu %s\n", ie, (unsigned long long)why.column, why.msg);
         else {
@@ -101,6 +117,8 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
             dl_buf_append_byte(o, '\n');
         }
     }
+    dl_item_csv_header_destroy(ph);
+    dl_item_free(&it2);
 }
 
 static void differ(const char *what, const struct dl_buf *a, const struct dl_buf *b)
