@@ -618,8 +618,9 @@ static int op_put_item(const struct dl_json *root, struct dl_buf *out, double no
         return st;
     const struct dl_json *rv = get(root, "ReturnValues");
     bool all_old = rv && rv->type == DL_JSON_STRING && dl_cursor_eq_str(rv->str, "ALL_OLD");
-    double cost = sim_write_cost(t, scratch_key.data, scratch_key.len, size, false);
-    int why = sim_capacity_take(t, scratch_key.data, pk_len, cost, now);
+    uint64_t h = sim_hash(scratch_key.data, scratch_key.len);
+    double cost = sim_write_cost(t, scratch_key.data, scratch_key.len, h, size, false);
+    int why = sim_capacity_take(t, sim_hash(scratch_key.data, pk_len), cost, now);
     if (why != SIM_TAKEN) {
         t->st_throttled_requests++;
         g_stats.throttled_requests++;
@@ -630,8 +631,7 @@ static int op_put_item(const struct dl_json *root, struct dl_buf *out, double no
     dl_buf_append_byte(out, '{');
     bool comma = false;
     if (all_old) {
-        struct sim_entry *e = sim_store_find(t, scratch_key.data, scratch_key.len,
-                                             sim_hash(scratch_key.data, scratch_key.len));
+        struct sim_entry *e = sim_store_find(t, scratch_key.data, scratch_key.len, h);
         if (e && e->live) {
             dl_buf_append_str(out, "\"Attributes\":");
             dl_buf_append(out, e->raw, e->raw_len);
@@ -639,7 +639,7 @@ static int op_put_item(const struct dl_json *root, struct dl_buf *out, double no
         }
     }
     size_t end = raw_end(item);
-    if (!sim_store_write(t, scratch_key.data, scratch_key.len, scratch_kj.data, scratch_kj.len,
+    if (!sim_store_write(t, scratch_key.data, scratch_key.len, h, scratch_kj.data, scratch_kj.len,
                          wire + item->offset, end - item->offset, size)) {
         sim_error_body(out, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error");
         return 500;
@@ -671,8 +671,9 @@ static int op_delete_item(const struct dl_json *root, struct dl_buf *out, double
     size_t pk_len = 0;
     if ((st = key_of(t, key, KEYCTX_KEY, &pk_len, out)))
         return st;
-    double cost = sim_write_cost(t, scratch_key.data, scratch_key.len, 0, true);
-    int why = sim_capacity_take(t, scratch_key.data, pk_len, cost, now);
+    uint64_t h = sim_hash(scratch_key.data, scratch_key.len);
+    double cost = sim_write_cost(t, scratch_key.data, scratch_key.len, h, 0, true);
+    int why = sim_capacity_take(t, sim_hash(scratch_key.data, pk_len), cost, now);
     if (why != SIM_TAKEN) {
         t->st_throttled_requests++;
         g_stats.throttled_requests++;
@@ -684,14 +685,13 @@ static int op_delete_item(const struct dl_json *root, struct dl_buf *out, double
     bool all_old = rv && rv->type == DL_JSON_STRING && dl_cursor_eq_str(rv->str, "ALL_OLD");
     dl_buf_append_byte(out, '{');
     bool comma = false;
-    struct sim_entry *e = sim_store_find(t, scratch_key.data, scratch_key.len,
-                                         sim_hash(scratch_key.data, scratch_key.len));
+    struct sim_entry *e = sim_store_find(t, scratch_key.data, scratch_key.len, h);
     if (all_old && e && e->live) {
         dl_buf_append_str(out, "\"Attributes\":");
         dl_buf_append(out, e->raw, e->raw_len);
         comma = true;
     }
-    sim_store_write(t, scratch_key.data, scratch_key.len, scratch_kj.data, scratch_kj.len, NULL, 0, 0);
+    sim_store_write(t, scratch_key.data, scratch_key.len, h, scratch_kj.data, scratch_kj.len, NULL, 0, 0);
     account_write(t, cost, true, now);
     if (rcc) {
         dl_buf_append_str(out, comma ? ",\"ConsumedCapacity\":" : "\"ConsumedCapacity\":");
@@ -796,6 +796,7 @@ struct wreq {
     size_t size;
     uint8_t *key, *kj;
     size_t key_len, kj_len, pk_len;
+    uint64_t h, pk_hash;
 };
 
 static int op_batch_write(const struct dl_json *root, struct dl_buf *out, double now)
@@ -896,6 +897,8 @@ static int op_batch_write(const struct dl_json *root, struct dl_buf *out, double
             memcpy(w->key, scratch_key.data, w->key_len);
             w->kj = w->key + w->key_len;
             memcpy(w->kj, scratch_kj.data, w->kj_len);
+            w->h = sim_hash(w->key, w->key_len);
+            w->pk_hash = w->pk_len == w->key_len ? w->h : sim_hash(w->key, w->pk_len);
             for (size_t j = first; j < n; j++)
                 if (reqs[j].key_len == w->key_len && memcmp(reqs[j].key, w->key, w->key_len) == 0)
                     return validation(out, "Provided list of item keys contains duplicates");
@@ -910,10 +913,12 @@ static int op_batch_write(const struct dl_json *root, struct dl_buf *out, double
     double *costs = dl_arena_alloc(arena, total * sizeof *costs);
     if (!done || !costs)
         return validation(out, "Request too large");
+    for (size_t i = 0; i < total; i++)
+        sim_store_prefetch(reqs[i].t, reqs[i].h, reqs[i].pk_hash);
     for (size_t i = 0; i < total; i++) {
         struct wreq *w = &reqs[i];
-        double cost = sim_write_cost(w->t, w->key, w->key_len, w->size, w->del);
-        int why = sim_capacity_take(w->t, w->key, w->pk_len, cost, now);
+        double cost = sim_write_cost(w->t, w->key, w->key_len, w->h, w->size, w->del);
+        int why = sim_capacity_take(w->t, w->pk_hash, cost, now);
         done[i] = why == SIM_TAKEN;
         costs[i] = done[i] ? cost : 0;
         if (!done[i]) {
@@ -930,7 +935,7 @@ static int op_batch_write(const struct dl_json *root, struct dl_buf *out, double
             raw = wire + w->item->offset;
             raw_len = raw_end(w->item) - w->item->offset;
         }
-        if (!sim_store_write(w->t, w->key, w->key_len, w->kj, w->kj_len, raw, raw_len, w->size)) {
+        if (!sim_store_write(w->t, w->key, w->key_len, w->h, w->kj, w->kj_len, raw, raw_len, w->size)) {
             sim_error_body(out, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error");
             return 500;
         }

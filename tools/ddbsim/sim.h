@@ -158,6 +158,11 @@ struct sim_entry {
 static inline const uint8_t *sim_entry_key(const struct sim_entry *e) { return e->data; }
 static inline const uint8_t *sim_entry_key_json(const struct sim_entry *e) { return e->data + e->key_len; }
 
+struct sim_slot {
+    uint64_t hash;
+    struct sim_entry *e; /* NULL: empty */
+};
+
 struct sim_table {
     char *name;
     size_t name_len;
@@ -178,8 +183,10 @@ struct sim_table {
     int64_t od_sec;
     double od_sec_used;
 
-    /* item store: open addressing over entries, plus insertion order for Scan */
-    struct sim_entry **slots;
+    /* item store: open addressing over entries, plus insertion order for Scan. A slot holds
+     * its entry's hash so a probe reads the entry only on a likely match (one cache miss per
+     * lookup instead of one per occupied slot passed). */
+    struct sim_slot *slots;
     size_t nslots, nused;
     struct sim_entry **order;
     size_t norder, order_alloc;
@@ -202,21 +209,26 @@ void sim_table_configure(struct sim_table *t, bool keep_tokens);
 size_t sim_table_count(void);
 struct sim_table *sim_table_at(size_t i); /* sorted by name */
 
+/* The store and capacity functions take the key's hash h = sim_hash(key, key_len) and the
+ * partition key's pk_hash = sim_hash(key, pk_len), computed once per request. */
 struct sim_entry *sim_store_find(struct sim_table *t, const uint8_t *key, size_t key_len, uint64_t h);
+/* Start loading what a write will touch: its store slot and its partition's bucket.
+ * BatchWriteItem calls it for all its requests before applying them, so their cache misses
+ * overlap. */
+void sim_store_prefetch(const struct sim_table *t, uint64_t h, uint64_t pk_hash);
 /* Apply a put (raw != NULL) or a delete (raw == NULL). Copies the bytes. */
-bool sim_store_write(struct sim_table *t, const uint8_t *key, size_t key_len,
+bool sim_store_write(struct sim_table *t, const uint8_t *key, size_t key_len, uint64_t h,
                      const uint8_t *key_json, size_t key_json_len, const uint8_t *raw,
                      size_t raw_len, size_t size);
 
 /* Capacity: cost of the write of a new item of `size` over the item currently stored
  * (DynamoDB charges the larger of the two; a delete costs the deleted item, 1 if none). */
-double sim_write_cost(struct sim_table *t, const uint8_t *key, size_t key_len, size_t new_size,
-                      bool is_delete);
-/* Try to take `cost` units for a write to partition key pk: SIM_TAKEN (consumed), or why
+double sim_write_cost(struct sim_table *t, const uint8_t *key, size_t key_len, uint64_t h,
+                      size_t new_size, bool is_delete);
+/* Try to take `cost` units for a write to the partition key hashed pk_hash: SIM_TAKEN (consumed), or why
  * not: SIM_THROTTLE_TABLE (the table's bucket) or SIM_THROTTLE_PARTITION (the key's). */
 enum { SIM_TAKEN = 0, SIM_THROTTLE_TABLE, SIM_THROTTLE_PARTITION };
-int sim_capacity_take(struct sim_table *t, const uint8_t *pk, size_t pk_len, double cost,
-                      double now);
+int sim_capacity_take(struct sim_table *t, uint64_t pk_hash, double cost, double now);
 /* The table's current instant write limit (WCU or on-demand 2 x peak, capped). */
 double sim_table_limit(const struct sim_table *t, double now);
 
