@@ -449,6 +449,12 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
             return false;
         }
     }
+    if ((a->cmd == DL_CMD_REPLAY || a->cmd == DL_CMD_BENCH) &&
+        (a->nset || a->nrename || a->ndrop || a->ntypes || a->infer_types || a->op_field || a->key_seq ||
+         a->media_bucket || a->columns || a->quote || a->no_quote || a->list_sep)) {
+        snprintf(err, errlen, "%s: transforms, media and CSV options apply to run and convert only", c);
+        return false;
+    }
     if (a->cmd == DL_CMD_BENCH) {
         if (!a->table || !a->bench_items || !a->item_size) {
             snprintf(err, errlen, "bench: --table, --items and --item-size are required");
@@ -485,8 +491,9 @@ bool dl_args_parse(int argc, char **argv, struct dl_args *a, char *err, size_t e
         snprintf(err, errlen, "%s: --op-map needs --op-field NAME", c);
         return false;
     }
-    if (a->delimiter && a->quote && a->delimiter == a->quote) {
-        snprintf(err, errlen, "%s: --delimiter and --quote must differ", c);
+    if (a->quote && a->quote == (a->delimiter ? a->delimiter : a->format == DL_FMT_TSV ? '\t' : ',')) {
+        snprintf(err, errlen, "%s: --quote '%c' is also the field separator (use --delimiter to pick another)", c,
+                 a->quote);
         return false;
     }
     if (a->cmd == DL_CMD_CONVERT && a->key_spec && a->table) {

@@ -23,13 +23,32 @@ struct gen {
     struct dl_arena *arena;
 };
 
+/* Decimal digits of v (no printf: this runs once per generated item). */
+static enum dl_err append_u64(struct dl_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof d;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return dl_buf_append(b, d + i, sizeof d - i);
+}
+
 static enum dl_err key_value(struct gen *g, struct dl_buf *b, char type, uint64_t n, bool hot)
 {
     if (type == 'N')
-        return dl_buf_printf(b, "%" PRIu64, hot ? g->num_base : g->num_base + 1 + n);
-    if (hot)
-        return dl_buf_printf(b, "\"ddbload-bench-%s-hot\"", g->run_id);
-    return dl_buf_printf(b, "\"ddbload-bench-%s-%" PRIu64 "\"", g->run_id, n);
+        return append_u64(b, hot ? g->num_base : g->num_base + 1 + n);
+    enum dl_err e = dl_buf_append_str(b, "\"ddbload-bench-");
+    if (!e)
+        e = dl_buf_append_str(b, g->run_id);
+    if (!e)
+        e = dl_buf_append_byte(b, '-');
+    if (!e)
+        e = hot ? dl_buf_append_str(b, "hot") : append_u64(b, n);
+    if (!e)
+        e = dl_buf_append_byte(b, '"');
+    return e;
 }
 
 /* Item n as JSON text, then mapped by the same code as `run` (keys converted to the schema). */

@@ -20,9 +20,14 @@
 struct route {
     char *table;
     struct dl_table_info info;
-    struct dl_pump *pump;
+    struct dl_pump *pump;          /* NULL: the table cannot be used (err says why) */
+    char err[300];
 };
 #define DL_MAX_ROUTES 64
+
+struct dl_seq_range {
+    uint64_t start, end;           /* numbers start..end-1 */
+};
 
 /* One object to load, local or in S3, with its download state. */
 struct obj {
@@ -82,10 +87,11 @@ struct loader {
     struct dl_cursor *columns;
     size_t ncolumns;
     char *columns_store;
-    uint64_t seq_next;             /* the next --key-seq number for the current object */
-    uint64_t seq_high;             /* past every number given so far */
-    uint64_t seq_ceiling;          /* no number at or above it was ever given (journal) */
-    size_t seq_pending_last;       /* objects before this index may precede a cut-off one */
+    uint64_t seq_free;             /* --key-seq: no range handed out at or above it */
+    struct dl_seq_range *seq_r;    /* the current object's ranges (from the journal, then new) */
+    size_t seq_nr, seq_ra, seq_i;  /* ranges, allocated, the one in use */
+    uint64_t seq_pos;              /* the next number in range seq_i */
+    struct dl_buf seq_key;         /* "key-seq/obj/SRC\tVER" of the current object */
     uint64_t seq_given;
     struct dl_media *media;
     struct dl_media_rule *media_rules;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli_impl.h"
+#include "cli/progress.h"
 #include "core/log.h"
 
 #define SEQ_BLOCK 4096 /* numbers reserved in the journal at a time */
@@ -38,6 +39,12 @@ static bool parse_columns(struct loader *L, const char *spec, char *err, size_t 
             return false;
         }
         L->columns[i] = dl_cursor_of((const uint8_t *)p, len);
+        for (size_t j = 0; j < i; j++)
+            if (dl_cursor_eq(L->columns[j], L->columns[i])) {
+                snprintf(err, errlen, "--columns %s: '%.*s' is named twice (columns %zu and %zu)", spec, (int)len, p,
+                         j + 1, i + 1);
+                return false;
+            }
         p += len + 1;
     }
     L->ncolumns = n;
@@ -86,16 +93,18 @@ void dl_cli_media_log(void *ctx, int level, const char *msg)
         dl_info("%s", msg);
 }
 
-/* --key-seq and the journal. Numbers must never be given to two records, and a rerun must give
- * a record the number it had. The journal keeps (all persisted before any item that uses them):
- *   key-seq/start        the first number (from --key-seq-start or the Scan), so reruns never rescan
- *   key-seq/next         a ceiling: no number at or above it was ever given (blocks are reserved
- *                        ahead, each with a flush, before their numbers are used)
- *   key-seq/high         one past the numbers of every object finished so far
- *   key-seq/obj/SRC\tVER "BASE" when the object started, "BASE END" when it was fully read
- * A rerun numbers a known object from its BASE (its records come in the same order), and a new
- * object from `high` - or from the ceiling when an object that was cut off mid-read (no END)
- * comes after it in the listing, since that object's END is not known yet. */
+/* --key-seq and the journal. A number must never go to two records, and a rerun must give a
+ * record the number it had. Numbers are handed out from ranges; each object's ranges are
+ * recorded in the journal, and a range is on disk before its first number is used:
+ *   key-seq/start           the first number (from --key-seq-start or the Scan): reruns never rescan
+ *   key-seq/free            no range has been handed out at or above it
+ *   key-seq/obj/SRC<TAB>VER "s-e,s-e,...": the ranges the object's numbers came from, in order
+ * An object read again (after a crash, a stop, or with records left to write) takes its numbers
+ * from its recorded ranges in the same order, so every record gets the same number; past them,
+ * and for new objects, ranges come from `free`. A range is taken SEQ_BLOCK numbers at a time and
+ * cut back to what was used when its object is read to the end (if nothing was handed out after
+ * it), so an uninterrupted run numbers its records without gaps; a crash leaves gaps, never an
+ * overlap - whatever the listing holds on the rerun (objects added, removed, failed, changed). */
 
 static bool put_u64(struct loader *L, const char *key, uint64_t v, bool flush)
 {
@@ -115,36 +124,34 @@ static bool get_u64(struct loader *L, const char *key, uint64_t *v)
     return ok;
 }
 
-/* The object's recorded numbering: false if none; *end = 0 when it was cut off mid-read. */
-static bool obj_numbers(struct loader *L, const struct obj *o, uint64_t *base, uint64_t *end)
+static bool put_ranges(struct loader *L, bool flush)
 {
-    struct dl_buf k, v;
-    dl_buf_init(&k, 0);
-    dl_buf_init(&v, 64);
-    bool ok = dl_buf_printf(&k, "key-seq/obj/%s\t%s", o->name, o->version) == DL_OK &&
-              dl_journal_get_meta(L->journal, (const char *)k.data, &v) == DL_OK;
-    if (ok) {
-        char *rest;
-        *base = strtoull((const char *)v.data, &rest, 10);
-        *end = *rest == ' ' ? strtoull(rest + 1, NULL, 10) : 0;
-    }
-    dl_buf_free(&k);
+    struct dl_buf v;
+    dl_buf_init(&v, 0);
+    bool ok = true;
+    for (size_t i = 0; ok && i < L->seq_nr; i++)
+        ok = dl_buf_printf(&v, "%s%" PRIu64 "-%" PRIu64, i ? "," : "", L->seq_r[i].start, L->seq_r[i].end) == DL_OK;
+    ok = ok && dl_buf_append_byte(&v, 0) == DL_OK &&
+         dl_journal_put_meta(L->journal, (const char *)L->seq_key.data, (const char *)v.data) == DL_OK &&
+         put_u64(L, "key-seq/free", L->seq_free, flush);
     dl_buf_free(&v);
     return ok;
 }
 
-static bool put_obj_numbers(struct loader *L, const struct obj *o, uint64_t base, uint64_t end, bool flush)
+static bool add_range(struct loader *L, uint64_t start, uint64_t end)
 {
-    struct dl_buf k, v;
-    dl_buf_init(&k, 0);
-    dl_buf_init(&v, 64);
-    bool ok = dl_buf_printf(&k, "key-seq/obj/%s\t%s", o->name, o->version) == DL_OK &&
-              (end ? dl_buf_printf(&v, "%" PRIu64 " %" PRIu64, base, end) : dl_buf_printf(&v, "%" PRIu64, base)) == DL_OK &&
-              dl_journal_put_meta(L->journal, (const char *)k.data, (const char *)v.data) == DL_OK &&
-              (!flush || dl_journal_flush(L->journal) == DL_OK);
-    dl_buf_free(&k);
-    dl_buf_free(&v);
-    return ok;
+    if (L->seq_nr == L->seq_ra) {
+        size_t n = L->seq_ra ? 2 * L->seq_ra : 8;
+        void *p = realloc(L->seq_r, n * sizeof *L->seq_r);
+        if (!p)
+            return false;
+        L->seq_r = p;
+        L->seq_ra = n;
+    }
+    L->seq_r[L->seq_nr].start = start;
+    L->seq_r[L->seq_nr].end = end;
+    L->seq_nr++;
+    return true;
 }
 
 /* Where numbering starts: the journal's record wins (a rerun must reuse numbers); then
@@ -154,14 +161,13 @@ static bool seq_setup(struct loader *L, const char *table, char *err, size_t err
     const struct dl_args *a = L->a;
     uint64_t start = 0;
     if (L->journal && get_u64(L, "key-seq/start", &start)) {
-        L->seq_ceiling = start;
-        get_u64(L, "key-seq/next", &L->seq_ceiling);
-        L->seq_high = start;
-        get_u64(L, "key-seq/high", &L->seq_high);
-        for (size_t i = 0; i < L->nobjs; i++) {
-            uint64_t b, e;
-            if (L->objs[i].jstate >= 0 && obj_numbers(L, &L->objs[i], &b, &e) && !e)
-                L->seq_pending_last = i + 1;
+        L->seq_free = start;
+        get_u64(L, "key-seq/free", &L->seq_free);
+        if (a->key_seq_start && strtoull(a->key_seq_start, NULL, 10) != start) {
+            snprintf(err, errlen, "--key-seq-start %s: the journal %s numbered this load from %" PRIu64
+                     " (run the command without --key-seq-start to go on, or pass --restart)",
+                     a->key_seq_start, dl_journal_path(L->journal), start);
+            return false;
         }
         if (!a->quiet)
             dl_info("--key-seq %s: continuing the numbering the journal recorded (it started at %" PRIu64 ")",
@@ -186,11 +192,13 @@ static bool seq_setup(struct loader *L, const char *table, char *err, size_t err
     } else {
         start = 1;
     }
-    L->seq_high = L->seq_ceiling = start;
+    L->seq_free = start;
     if (L->journal) {
+        if (a->restart && !a->quiet)
+            dl_warn("--key-seq with --restart: records loaded by earlier runs get new numbers (items under "
+                    "their old numbers stay in the table)");
         /* on disk before anything is written, so a rerun never rescans a table we wrote to */
-        if (!put_u64(L, "key-seq/high", start, false) || !put_u64(L, "key-seq/next", start, false) ||
-            !put_u64(L, "key-seq/start", start, true)) {
+        if (!put_u64(L, "key-seq/free", start, false) || !put_u64(L, "key-seq/start", start, true)) {
             snprintf(err, errlen, "cannot record the key sequence in the journal");
             return false;
         }
@@ -204,13 +212,28 @@ static bool seq_setup(struct loader *L, const char *table, char *err, size_t err
 static enum dl_err next_seq(void *ctx, uint64_t *out)
 {
     struct loader *L = ctx;
-    if (L->journal && L->seq_next >= L->seq_ceiling) {
-        /* reserve the next block durably before using it */
-        L->seq_ceiling = L->seq_next + SEQ_BLOCK;
-        if (!put_u64(L, "key-seq/next", L->seq_ceiling, true))
-            return DL_ERR_IO;
+    if (!L->journal) {
+        *out = L->seq_free++;
+        L->seq_given++;
+        return DL_OK;
     }
-    *out = L->seq_next++;
+    while (L->seq_i < L->seq_nr && L->seq_pos >= L->seq_r[L->seq_i].end)
+        if (++L->seq_i < L->seq_nr)
+            L->seq_pos = L->seq_r[L->seq_i].start;
+    if (L->seq_i == L->seq_nr) {
+        /* a new range, durably recorded before its first number is used */
+        uint64_t start = L->seq_free;
+        if (!add_range(L, start, start + SEQ_BLOCK))
+            return DL_ERR_NOMEM;
+        L->seq_free = start + SEQ_BLOCK;
+        if (!put_ranges(L, true)) {
+            L->seq_nr--;
+            L->seq_free = start;
+            return DL_ERR_IO;
+        }
+        L->seq_pos = start;
+    }
+    *out = L->seq_pos++;
     L->seq_given++;
     return DL_OK;
 }
@@ -282,32 +305,43 @@ bool dl_cli_enrich_object_begin(struct loader *L, struct dl_decoder *dec, const 
     free(key);
     if (e)
         return false;
-    if (!L->a->key_seq)
+    L->seq_nr = L->seq_i = 0;
+    L->seq_pos = 0;
+    if (!L->a->key_seq || !L->journal)
         return true;
-    L->seq_next = L->seq_high;
-    if (!L->journal)
-        return true;
-    uint64_t base, end;
-    if (obj_numbers(L, o, &base, &end)) {
-        L->seq_next = base; /* numbered by an earlier run: the same numbers again */
-        return true;
+    /* the ranges an earlier run numbered this object from: the same numbers again */
+    struct dl_buf v;
+    dl_buf_init(&v, 0);
+    dl_buf_reset(&L->seq_key);
+    bool ok = dl_buf_printf(&L->seq_key, "key-seq/obj/%s\t%s", o->name, o->version) == DL_OK &&
+              dl_buf_append_byte(&L->seq_key, 0) == DL_OK;
+    if (ok && dl_journal_get_meta(L->journal, (const char *)L->seq_key.data, &v) == DL_OK) {
+        const char *p = (const char *)v.data;
+        while (ok && *p) {
+            char *q;
+            uint64_t st = strtoull(p, &q, 10), en = *q == '-' ? strtoull(q + 1, &q, 10) : 0;
+            ok = en > st && add_range(L, st, en);
+            p = *q == ',' ? q + 1 : q;
+        }
     }
-    if (L->cur_obj < L->seq_pending_last && L->seq_ceiling > L->seq_next)
-        L->seq_next = L->seq_ceiling; /* a cut-off object later in the listing may own numbers up to it */
-    return put_obj_numbers(L, o, L->seq_next, 0, true);
+    if (L->seq_nr)
+        L->seq_pos = L->seq_r[0].start;
+    dl_buf_free(&v);
+    return ok;
 }
 
 void dl_cli_enrich_object_end(struct loader *L, const struct obj *o, bool complete)
 {
-    if (!L->a->key_seq || !complete)
-        return; /* an object not read to its end has no END: a rerun finds out */
-    uint64_t base = L->seq_next, end;
-    if (L->journal && (!obj_numbers(L, o, &base, &end) || !put_obj_numbers(L, o, base, L->seq_next, false)))
-        dl_warn("%s: cannot record its key-sequence numbers in the journal", o->name);
-    if (L->seq_next > L->seq_high)
-        L->seq_high = L->seq_next;
-    if (L->journal)
-        put_u64(L, "key-seq/high", L->seq_high, false);
+    if (!L->a->key_seq || !L->journal || !complete || !L->seq_nr)
+        return; /* an object not read to its end keeps its ranges whole: a rerun finds out */
+    /* give back the unused end of the last range, unless a range was handed out after it */
+    struct dl_seq_range *last = &L->seq_r[L->seq_nr - 1];
+    if (L->seq_i == L->seq_nr - 1 && last->end == L->seq_free && L->seq_pos > last->start && L->seq_pos < last->end) {
+        last->end = L->seq_pos;
+        L->seq_free = L->seq_pos;
+        if (!put_ranges(L, false))
+            dl_warn("%s: cannot record its key-sequence numbers in the journal", o->name);
+    }
 }
 
 /* ---- media: decoder sink callbacks ---- */
@@ -329,6 +363,8 @@ static void media_dead_letter(struct loader *L, const struct dl_origin *o, const
 enum dl_err dl_cli_media_add(void *ctx, const struct dl_origin *o, int rule, struct dl_cursor bytes)
 {
     struct loader *L = ctx;
+    if (dl_stop_requested())
+        return DL_ERR_CANCELLED;
     char err[1024], msg[1400];
     enum dl_err e = dl_media_add(L->media, o->source, rule, o->entry, bytes, err, sizeof err);
     if (e == DL_ERR_NOMEM)
@@ -358,6 +394,8 @@ enum dl_err dl_cli_media_done(void *ctx, const struct dl_origin *o)
 enum dl_err dl_cli_media_note(void *ctx, const struct dl_item *it)
 {
     struct loader *L = ctx;
+    if (dl_stop_requested())
+        return DL_ERR_CANCELLED;
     return dl_media_note(L->media, it);
 }
 
@@ -424,7 +462,7 @@ void dl_cli_enrich_report_json(struct loader *L, FILE *f)
         dl_buf_append_json_str(&b, L->a->key_seq, strlen(L->a->key_seq));
         fwrite(b.data, 1, b.len, f);
         dl_buf_free(&b);
-        fprintf(f, ",\"numbered\":%" PRIu64 ",\"next\":%" PRIu64 "}", L->seq_given, L->seq_high);
+        fprintf(f, ",\"numbered\":%" PRIu64 ",\"next_free\":%" PRIu64 "}", L->seq_given, L->seq_free);
     }
     if (!L->media)
         return;
@@ -450,4 +488,6 @@ void dl_cli_enrich_free(struct loader *L)
     free(L->media_store);
     free(L->media_rules);
     dl_item_free(&L->media_item);
+    free(L->seq_r);
+    dl_buf_free(&L->seq_key);
 }

@@ -384,6 +384,13 @@ static struct dl_pump *pump_for(struct loader *L, const struct dl_origin *o)
     return L->pump;
 }
 
+/* A route that cannot be used keeps its reason for the files that come to it later. */
+static const struct dl_key_schema *route_failed(struct route *r, const char *err)
+{
+    snprintf(r->err, sizeof r->err, "%s", err);
+    return NULL;
+}
+
 /* A zip manifest names a table: use it (creating it when missing), with its own pump. */
 static const struct dl_key_schema *route_table(void *ctx, const struct dl_manifest_entry *me, char *err,
                                                size_t errlen)
@@ -391,9 +398,18 @@ static const struct dl_key_schema *route_table(void *ctx, const struct dl_manife
     struct loader *L = ctx;
     if (!strcmp(me->table, L->a->table))
         return &L->table.ks;
+    if (L->a->key_seq) {
+        /* the sequence starts after --table's largest value: another table's could collide */
+        snprintf(err, errlen, "--key-seq numbers items of '%s' only; this file goes to another table",
+                 L->a->table);
+        return NULL;
+    }
     for (int i = 0; i < L->nroutes; i++)
-        if (!strcmp(L->routes[i].table, me->table))
+        if (!strcmp(L->routes[i].table, me->table)) {
+            if (!L->routes[i].pump)
+                snprintf(err, errlen, "%s", L->routes[i].err);
             return L->routes[i].pump ? &L->routes[i].info.ks : NULL;
+        }
     if (L->nroutes == DL_MAX_ROUTES) {
         snprintf(err, errlen, "more than %d tables in one run", DL_MAX_ROUTES);
         return NULL;
@@ -403,14 +419,14 @@ static const struct dl_key_schema *route_table(void *ctx, const struct dl_manife
     r->table = strdup(me->table);
     if (!r->table) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return route_failed(r, err);
     }
     char derr[600];
     enum dl_err e = dl_ddb_describe_table(L->net, &L->cfg, me->table, &r->info, derr, sizeof derr);
     if (e == DL_ERR_NOT_FOUND) {
         if (L->a->no_create) {
             snprintf(err, errlen, "the table does not exist (and --no-create was given)");
-            return NULL;
+            return route_failed(r, err);
         }
         struct dl_key_schema ks = { me->sk.name ? 2 : 1,
                                     { { (char *)me->pk.name, strlen(me->pk.name), me->pk.type },
@@ -420,18 +436,18 @@ static const struct dl_key_schema *route_table(void *ctx, const struct dl_manife
                 me->sk.name ? " " : "", me->sk.name ? dl_manifest_type_name(me->sk.type) : "", me->source);
         if ((e = dl_ddb_create_table(L->net, &L->cfg, me->table, &ks, derr, sizeof derr))) {
             snprintf(err, errlen, "%s", derr);
-            return NULL;
+            return route_failed(r, err);
         }
     } else if (e) {
         snprintf(err, errlen, "%s", derr);
-        return NULL;
+        return route_failed(r, err);
     }
     /* wait until it is ACTIVE (a new table is CREATING for a while) */
     for (int i = 0; i < 600; i++) {
         dl_table_info_free(&r->info);
         if (dl_ddb_describe_table(L->net, &L->cfg, me->table, &r->info, derr, sizeof derr)) {
             snprintf(err, errlen, "%s", derr);
-            return NULL;
+            return route_failed(r, err);
         }
         if (strcmp(r->info.status, "CREATING") != 0)
             break;
@@ -449,7 +465,7 @@ static const struct dl_key_schema *route_table(void *ctx, const struct dl_manife
     r->pump = dl_pump_new(L->net, &L->cfg, r->table, ks, &po, L->dlq);
     if (!r->pump) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return route_failed(r, err);
     }
     return ks;
 }
@@ -474,6 +490,7 @@ static enum dl_err dead_item(struct loader *L, const struct dl_origin *o, uint64
     if (o->line)
         snprintf(at + strlen(at), sizeof at - strlen(at), " line %llu", (unsigned long long)o->line);
     snprintf(reason, sizeof reason, "%s: %s", at, why);
+    L->st.items--; /* the decoder counted it as an item */
     L->st.rejected++;
     log_reject(L, reason);
     if (!L->dlq)
@@ -651,6 +668,7 @@ void dl_cli_loader_init(struct loader *L, const struct dl_args *a)
     memset(L, 0, sizeof *L);
     L->a = a;
     dl_item_init(&L->media_item);
+    dl_buf_init(&L->seq_key, 0);
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
 }

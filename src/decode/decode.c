@@ -203,8 +203,8 @@ static enum dl_err emit_item(struct dl_decoder *d, struct dl_item *it, const str
         struct dl_pos_err pe;
         pe_reset(&pe);
         enum dl_err e = dl_transform_apply(d->xf, it, d->o.ks, &c, &pe);
-        if (e == DL_ERR_NOMEM)
-            return e;
+        if (e == DL_ERR_NOMEM || e == DL_ERR_IO || e == DL_ERR_CANCELLED)
+            return e; /* not the record's fault (e.g. --key-seq could not record its numbers) */
         if (e) /* the message names the attribute, and its CSV column */
             return reject(sink, st, pl, record, line, 0, raw, "%s", pe.msg[0] ? pe.msg : dl_err_str(e));
     }
@@ -1301,13 +1301,16 @@ static enum dl_err decode_zip(struct dl_decoder *d, const struct place *pl, stru
         }
     }
     struct zip_pass zr = { z, n, man, roles };
-    if (sink->media_rule) {
+    if (sink->media_rule && !pl->entry) { /* media folders of the object's own zip, not of zips inside it */
         if (!(media = calloc(n ? n : 1, sizeof *media))) {
             e = DL_ERR_NOMEM;
             goto out;
         }
         zip_media_mark(z, n, media, sink);
-        if (sink->media_note && (e = zip_names(d, pl, &zr, media, &buf, depth, sink)))
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = media[i] > 0;
+        if (any && sink->media_note && (e = zip_names(d, pl, &zr, media, &buf, depth, sink)))
             goto out;
         if ((e = zip_media(d, pl, z, n, media, &buf, sink, st)))
             goto out;

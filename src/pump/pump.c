@@ -21,6 +21,7 @@
 struct pitem {
     struct pitem *next;     /* input FIFO link */
     uint64_t hash;
+    uint64_t pk_hash;       /* of the partition key alone (hot-key pacing) */
     enum dl_write_kind kind;
     uint32_t wcu;
     const char *source;     /* interned, owned by the pump */
@@ -38,6 +39,7 @@ struct kentry {
     struct kentry *rnext;   /* ready FIFO link */
     struct pitem *cur;
     struct pitem *pending;
+    uint64_t hash;          /* of the key (cur and pending share it): chains compare it without touching cur */
     uint64_t due_ms;
     int attempts;
     bool inflight;
@@ -77,8 +79,11 @@ struct dl_pump {
     pthread_cond_t idle;        /* dl_pump_finish waits on this */
 
     struct pitem *in_head, *in_tail;
+    size_t nin;                 /* items in the input FIFO */
     size_t queued_bytes;
     bool closed, cancelled, stop;
+    bool sleeping;              /* the pump thread is waiting on `wake` */
+    int space_waiters;          /* producers waiting on `space` */
 
     struct kentry **tab;
     size_t tab_size, nentries;
@@ -229,9 +234,11 @@ static struct kentry **slot_of(struct dl_pump *p, const uint8_t *key, size_t len
 {
     struct kentry **s = &p->tab[h & (p->tab_size - 1)];
     while (*s) {
-        struct pitem *c = (*s)->cur;
-        if (c->hash == h && c->key_len == len && !memcmp(c->key, key, len))
-            break;
+        if ((*s)->hash == h) {
+            struct pitem *c = (*s)->cur;
+            if (c->key_len == len && !memcmp(c->key, key, len))
+                break;
+        }
         s = &(*s)->hnext;
     }
     return s;
@@ -247,7 +254,7 @@ static bool tab_grow(struct dl_pump *p)
         struct kentry *e = p->tab[i];
         while (e) {
             struct kentry *n = e->hnext;
-            struct kentry **s = &nt[e->cur->hash & (ns - 1)];
+            struct kentry **s = &nt[e->hash & (ns - 1)];
             e->hnext = *s;
             *s = e;
             e = n;
@@ -343,13 +350,17 @@ static void item_free(struct dl_pump *p, struct pitem *it)
         return;
     p->queued_bytes -= it->bytes;
     free(it);
-    pthread_cond_broadcast(&p->space);
+    /* A waiting producer is woken once an eighth of the budget is free, not on every item: waking
+     * it for each freed item makes it and the pump thread hand the CPU back and forth per item. */
+    if (p->space_waiters &&
+        (p->queued_bytes <= p->o.max_queued_bytes - p->o.max_queued_bytes / 8 || p->fatal[0] || p->cancelled))
+        pthread_cond_broadcast(&p->space);
 }
 
 static void entry_remove(struct dl_pump *p, struct kentry *e)
 {
     struct pitem *c = e->cur;
-    struct kentry **s = &p->tab[c->hash & (p->tab_size - 1)];
+    struct kentry **s = &p->tab[e->hash & (p->tab_size - 1)];
     while (*s != e)
         s = &(*s)->hnext;
     *s = e->hnext;
@@ -442,12 +453,14 @@ static void take_input(struct dl_pump *p)
         p->in_head = it->next;
         if (!p->in_head)
             p->in_tail = NULL;
+        p->nin--;
         if (p->nentries >= p->tab_size && !tab_grow(p)) {
             /* cannot index it: keep it in the input until memory frees up */
             it->next = p->in_head;
             p->in_head = it;
             if (!p->in_tail)
                 p->in_tail = it;
+            p->nin++;
             return;
         }
         struct kentry **s = slot_of(p, it->key, it->key_len, it->hash);
@@ -459,9 +472,11 @@ static void take_input(struct dl_pump *p)
                 p->in_head = it;
                 if (!p->in_tail)
                     p->in_tail = it;
+                p->nin++;
                 return;
             }
             e->cur = it;
+            e->hash = it->hash;
             *s = e;
             p->nentries++;
             ready_push(p, e);
@@ -491,7 +506,8 @@ static void on_done(struct dl_http_req *r, void *ctx)
     pthread_mutex_lock(&p->mu);
     b->next = p->done_head;
     p->done_head = b;
-    pthread_cond_signal(&p->wake);
+    if (p->sleeping)
+        pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -511,6 +527,11 @@ static enum dl_err batch_prepare(struct dl_pump *p, struct batch *b)
     b->req->resp.cap = 64 << 20;
     e = dl_ddb_prepare(b->req, p->cfg, "BatchWriteItem");
     struct dl_buf *body = &b->req->body;
+    size_t need = 64 + p->table_json.len;
+    for (int i = 0; i < b->n; i++)
+        need += b->e[i]->cur->req_len + 1;
+    if (!e)
+        e = dl_buf_reserve(body, need); /* one allocation, not a doubling series of copies */
     if (!e)
         e = dl_buf_append_str(body, "{\"RequestItems\":{");
     if (!e)
@@ -533,7 +554,7 @@ static enum dl_err batch_prepare(struct dl_pump *p, struct batch *b)
 
 static struct hot_slot *hot_slot_of(struct dl_pump *p, const struct pitem *it)
 {
-    return &p->hot[hash_bytes(it->key, pk_len(it)) & (HOT_SLOTS - 1)];
+    return &p->hot[it->pk_hash & (HOT_SLOTS - 1)];
 }
 
 /* Pace writes that share a partition key (DynamoDB serves one partition key at most 1,000 WCU/s,
@@ -780,6 +801,30 @@ static void submit_batches(struct dl_pump *p, struct batch **list, int n)
     pthread_mutex_lock(&p->mu);
 }
 
+/* Build the batches' requests and submit them. The bodies are built without the lock: until they
+ * are submitted the batches' entries are touched by this thread alone (only take_input, on this
+ * thread, changes an entry's cur), and copying a batch's items into its body while holding the
+ * lock would keep producers waiting on it. Called with the lock held. */
+static void prepare_and_submit(struct dl_pump *p, struct batch **list, int n)
+{
+    bool ok[64];
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < n; i++)
+        ok[i] = batch_prepare(p, list[i]) == DL_OK;
+    pthread_mutex_lock(&p->mu);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (ok[i]) {
+            list[k++] = list[i];
+        } else {
+            batch_unsend(p, list[i], "out of memory while building a request");
+            batch_free(list[i]);
+        }
+    }
+    if (k)
+        submit_batches(p, list, k);
+}
+
 static bool drained(const struct dl_pump *p)
 {
     return !p->in_head && p->nentries == 0 && p->inflight == 0 && !p->done_head;
@@ -839,15 +884,10 @@ static void *pump_main(void *arg)
             struct batch *b = batch_take(p);
             if (!b)
                 break;
-            if (batch_prepare(p, b)) {
-                batch_unsend(p, b, "out of memory while building a request");
-                batch_free(b);
-                break;
-            }
             send[nsend++] = b;
         }
         if (nsend) {
-            submit_batches(p, send, nsend);
+            prepare_and_submit(p, send, nsend);
             continue; /* responses or input may have arrived meanwhile */
         }
         if (p->closed && drained(p))
@@ -869,10 +909,13 @@ static void *pump_main(void *arg)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
+            p->sleeping = true;
             pthread_cond_timedwait(&p->wake, &p->mu, &ts);
         } else {
+            p->sleeping = true;
             pthread_cond_wait(&p->wake, &p->mu);
         }
+        p->sleeping = false;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -960,6 +1003,9 @@ enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const str
     pi->key = pi->data;
     memcpy(pi->key, it->key.data, it->key.len);
     pi->hash = hash_bytes(pi->key, pi->key_len);
+    /* hashed here, while the key is in this core's cache, rather than on the pump thread */
+    size_t pkl = pk_len(pi);
+    pi->pk_hash = pkl == pi->key_len ? pi->hash : hash_bytes(pi->key, pkl);
     pi->req = pi->data + it->key.len;
     pi->req_len = req_len;
     memcpy(pi->req, pre, prelen);
@@ -968,8 +1014,13 @@ enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const str
     pi->bytes = bytes;
 
     pthread_mutex_lock(&p->mu);
-    while (!p->cancelled && !p->fatal[0] && p->queued_bytes > p->o.max_queued_bytes)
+    while (!p->cancelled && !p->fatal[0] && p->queued_bytes > p->o.max_queued_bytes) {
+        if (p->sleeping)
+            pthread_cond_signal(&p->wake);
+        p->space_waiters++;
         pthread_cond_wait(&p->space, &p->mu);
+        p->space_waiters--;
+    }
     if (p->cancelled || p->fatal[0]) {
         enum dl_err e = stopped_err(p);
         pthread_mutex_unlock(&p->mu);
@@ -985,7 +1036,16 @@ enum dl_err dl_pump_submit(struct dl_pump *p, enum dl_write_kind kind, const str
     else
         p->in_head = pi;
     p->in_tail = pi;
-    pthread_cond_signal(&p->wake);
+    p->nin++;
+    /* Wake the pump thread only when this item lets it do something it could not do before: with
+     * nothing in flight (no response will wake it), with room to send and either a full batch's
+     * worth waiting or this the first item with no linger timer running (so a partial batch still
+     * goes after LINGER_NS), or when the memory budget is used up. Otherwise a response or the
+     * linger timeout wakes it, and one wake-up takes many items. */
+    if (p->sleeping &&
+        (p->inflight == 0 || p->queued_bytes > p->o.max_queued_bytes ||
+         (p->inflight < p->o.max_inflight && (p->nin + p->nready >= BATCH_MAX_ITEMS || (p->nin == 1 && !p->nready)))))
+        pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);
     return DL_OK;
 }

@@ -84,7 +84,7 @@ static void *scan_segment(void *arg)
         if (!e)
             e = dl_buf_append_json_str(&r->body, s->table, strlen(s->table));
         if (!e)
-            e = dl_buf_printf(&r->body, ",\"Segment\":%d,\"TotalSegments\":%d,\"ProjectionExpression\":\"#a\","
+            e = dl_buf_printf(&r->body, ",\"Segment\":%d,\"TotalSegments\":%d,\"ConsistentRead\":true,\"ProjectionExpression\":\"#a\","
                                         "\"ExpressionAttributeNames\":{\"#a\":", s->index, s->total);
         if (!e)
             e = dl_buf_append_json_str(&r->body, s->attr, strlen(s->attr));

@@ -131,5 +131,66 @@ class RerunsKeepTheirNumbers(unittest.TestCase):
             print(f"uninterrupted {duration:.1f} s; 5 iterations, {total} kill -9s; numbering identical")
 
 
+class ListingChangesBetweenRuns(unittest.TestCase):
+    """A run cut off inside an object, then a rerun that sees another listing: no number may go to
+    two records, and every record must land once."""
+
+    def write(self, path, prefix, n):
+        with open(path, "w") as f:
+            for r in range(n):
+                f.write(json.dumps({"rec": f"{prefix}-{r}", "pad": "x" * 200}) + "\n")
+
+    def cut_off_run(self, d, env, cmd, seconds):
+        p = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+        self.assertEqual(p.returncode, -signal.SIGKILL, "the first run should have been cut off")
+
+    def finish(self, d, env, cmd):
+        p = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+
+    def test_new_object_before_a_cut_off_one(self):
+        sim = T.Sim("--table", "Seq:id:N", "--wcu", "3000", "--no-burst")
+        try:
+            env = env_for(sim)
+            with T.TempDir() as d:
+                os.makedirs(f"{d}/src")
+                self.write(f"{d}/src/b.ndjson", "b", 30000)
+                cmd = [T.ddbload_bin(), "run", f"{d}/src", "--table", "Seq", "--key-seq", "id", "--quiet"]
+                self.cut_off_run(d, env, cmd, 4.0)  # past the first block of 4,096 numbers
+                self.write(f"{d}/src/a.ndjson", "a", 300)  # sorts first: numbered before b is read again
+                self.finish(d, env, cmd)
+                got = [it["rec"]["S"] for it in sim.items("Seq")]
+        finally:
+            sim.close()
+        self.assertEqual(len(got), 30300)
+        self.assertEqual(sorted(got), sorted([f"a-{r}" for r in range(300)] + [f"b-{r}" for r in range(30000)]))
+
+    def test_cut_off_object_removed_then_restored(self):
+        sim = T.Sim("--table", "Seq:id:N", "--wcu", "3000", "--no-burst")
+        try:
+            env = env_for(sim)
+            with T.TempDir() as d:
+                os.makedirs(f"{d}/src")
+                self.write(f"{d}/src/b.ndjson", "b", 20000)
+                cmd = [T.ddbload_bin(), "run", f"{d}/src", "--table", "Seq", "--key-seq", "id", "--quiet"]
+                self.cut_off_run(d, env, cmd, 2.5)
+                os.rename(f"{d}/src/b.ndjson", f"{d}/b.ndjson.away")
+                self.write(f"{d}/src/c.ndjson", "c", 3000)
+                self.finish(d, env, cmd)
+                os.rename(f"{d}/b.ndjson.away", f"{d}/src/b.ndjson")
+                self.finish(d, env, cmd)
+                got = [it["rec"]["S"] for it in sim.items("Seq")]
+        finally:
+            sim.close()
+        want = [f"b-{r}" for r in range(20000)] + [f"c-{r}" for r in range(3000)]
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(sorted(got), sorted(want))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
