@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "item/item.h"
 #include "test.h"
+#include "test_keys.h"
 
 static struct dl_arena *arena;
 
@@ -28,33 +29,6 @@ static const struct dl_json *J(const char *s)
     if (e)
         fprintf(stderr, "  test JSON does not parse: %s\n", err.msg);
     return e ? NULL : out;
-}
-
-static struct dl_key_schema schema0(void)
-{
-    struct dl_key_schema ks;
-    memset(&ks, 0, sizeof ks);
-    return ks;
-}
-
-static struct dl_key_schema schema1(const char *pk, char pt)
-{
-    struct dl_key_schema ks = schema0();
-    ks.n = 1;
-    ks.k[0].name = (char *)pk;
-    ks.k[0].name_len = strlen(pk);
-    ks.k[0].type = pt;
-    return ks;
-}
-
-static struct dl_key_schema schema2(const char *pk, char pt, const char *sk, char st)
-{
-    struct dl_key_schema ks = schema1(pk, pt);
-    ks.n = 2;
-    ks.k[1].name = (char *)sk;
-    ks.k[1].name_len = strlen(sk);
-    ks.k[1].type = st;
-    return ks;
 }
 
 static struct dl_item it;

@@ -10,6 +10,7 @@
 #include "item/item.h"
 #include "item/transform.h"
 #include "test.h"
+#include "test_keys.h"
 
 static struct dl_arena *arena;
 static struct dl_item it;
@@ -49,33 +50,6 @@ static enum dl_err compile(struct dl_transform_spec sp)
         CHECK(xf == NULL);                                                                \
         CHECK_STR(xerr, text);                                                            \
     } while (0)
-
-static struct dl_key_schema schema0(void)
-{
-    struct dl_key_schema ks;
-    memset(&ks, 0, sizeof ks);
-    return ks;
-}
-
-static struct dl_key_schema schema1(const char *pk, char pt)
-{
-    struct dl_key_schema ks = schema0();
-    ks.n = 1;
-    ks.k[0].name = (char *)pk;
-    ks.k[0].name_len = strlen(pk);
-    ks.k[0].type = pt;
-    return ks;
-}
-
-static struct dl_key_schema schema2(const char *pk, char pt, const char *sk, char st)
-{
-    struct dl_key_schema ks = schema1(pk, pt);
-    ks.n = 2;
-    ks.k[1].name = (char *)sk;
-    ks.k[1].name_len = strlen(sk);
-    ks.k[1].type = st;
-    return ks;
-}
 
 /* --key-seq: a counter and how often it was asked */
 static uint64_t seq_next;
