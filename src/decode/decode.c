@@ -795,6 +795,17 @@ out:
 
 /* ---------- JSON, NDJSON, DynamoDB JSON ---------- */
 
+/* A JSON record the reader could not read (ERROR, or FATAL: the rest is unreadable): rejected
+ * with the reader's position and message. DL_ERR_NOMEM is passed on, not rejected. */
+static enum dl_err bad_json_record(const struct dl_decode_sink *sink, struct dl_decode_stats *st,
+                                   const struct place *pl, const struct dl_jsonrec_out *o,
+                                   const struct dl_pos_err *pe)
+{
+    if (pe->code == DL_ERR_NOMEM)
+        return DL_ERR_NOMEM;
+    return reject(sink, st, pl, o->record, pe->line, pe->column, o->raw, "%s", pe->msg);
+}
+
 /* Plain JSON, NDJSON and typed DynamoDB JSON: the SIMD decoder builds items without a DOM, with
  * results identical to the scalar readers below (docs/simd-json.md). */
 static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl, struct dl_cursor bytes,
@@ -824,12 +835,7 @@ static enum dl_err decode_json_fast(struct dl_decoder *d, const struct place *pl
         if (s == DL_JSONREC_END)
             break;
         if (s == DL_JSONREC_ERROR || s == DL_JSONREC_FATAL) {
-            if (pe.code == DL_ERR_NOMEM) {
-                e = DL_ERR_NOMEM;
-                goto out;
-            }
-            e = reject(sink, st, pl, info.record, pe.line, pe.column, info.raw, "%s", pe.msg);
-            if (e || s == DL_JSONREC_FATAL)
+            if ((e = bad_json_record(sink, st, pl, &info, &pe)) || s == DL_JSONREC_FATAL)
                 goto out;
             continue;
         }
@@ -866,12 +872,7 @@ static enum dl_err decode_json(struct dl_decoder *d, const struct place *pl, str
         if (s == DL_JSONREC_END)
             break;
         if (s == DL_JSONREC_ERROR || s == DL_JSONREC_FATAL) {
-            if (pe.code == DL_ERR_NOMEM) {
-                e = DL_ERR_NOMEM;
-                goto out;
-            }
-            e = reject(sink, st, pl, out.record, pe.line, pe.column, out.raw, "%s", pe.msg);
-            if (e || s == DL_JSONREC_FATAL)
+            if ((e = bad_json_record(sink, st, pl, &out, &pe)) || s == DL_JSONREC_FATAL)
                 goto out;
             continue;
         }
