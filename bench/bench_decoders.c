@@ -12,8 +12,10 @@
  *   bench_decoders levels    (prints the SIMD levels this CPU runs)
  *
  * Modes (ddbload):
- *   csv-items      dl_csvfast rows -> dl_item_from_csv_prepared (header row names the
- *                  attributes, prepared once by dl_item_csv_header_new, as decode.c does)
+ *   csv-items      dl_csvfast_next_item with a header prepared by dl_item_csv_header_new, as
+ *                  decode.c reads CSV: plain records straight to items, the others as rows
+ *                  -> dl_item_from_csv_prepared
+ *   csv-items-rows dl_csvfast rows -> dl_item_from_csv_prepared (every record as a row)
  *   csv-items-call dl_csvfast rows -> dl_item_from_csv (the per-call builder the prepared one
  *                  is checked against, with its per-thread header cache)
  *   csv-items-ref  csv-items through the scalar reader dl_csv
@@ -152,7 +154,7 @@ static void read_header(struct header *h, const struct dl_csv_opts *o)
     dl_csv_destroy(r);
 }
 
-enum csv_how { CSV_FAST_ITEMS, CSV_CALL_ITEMS, CSV_REF_ITEMS, CSV_FAST_ROWS };
+enum csv_how { CSV_FAST_ITEMS, CSV_ROW_ITEMS, CSV_CALL_ITEMS, CSV_REF_ITEMS, CSV_FAST_ROWS };
 
 static void run_csv(enum csv_how how)
 {
@@ -170,12 +172,19 @@ static void run_csv(enum csv_how how)
     if (how == CSV_REF_ITEMS ? dl_csv_new(data, size, &o, &slow) : dl_csvfast_new(data, size, &o, &fast))
         die("cannot start the reader");
     for (;;) {
-        enum dl_err rc = slow ? dl_csv_next(slow, &row, &e) : dl_csvfast_next(fast, &row, &e);
+        bool built = false;
+        enum dl_err rc = slow                             ? dl_csv_next(slow, &row, &e)
+                         : ph && how == CSV_FAST_ITEMS ? dl_csvfast_next_item(fast, ph, &it, &row, &e, &built)
+                                                         : dl_csvfast_next(fast, &row, &e);
         if (!rc && row.end)
             break;
         n++;
         if (rc)
             continue;
+        if (built) {
+            sum += it.wire.len + it.key.len;
+            continue;
+        }
         if (how == CSV_FAST_ROWS) {
             for (size_t i = 0; i < row.nfields; i++)
                 sum += row.fields[i].len + (row.fields[i].len ? row.fields[i].ptr[0] : 0);
@@ -316,13 +325,14 @@ static enum dl_err work_csv(void *ctx, const uint8_t *p, const struct dl_chunk *
     if (rc)
         return rc;
     for (;;) {
-        rc = dl_csvfast_next(r, &row, &e);
+        bool built;
+        rc = dl_csvfast_next_item(r, x->ph, &s->it, &row, &e, &built);
         if (!rc && row.end)
             break;
         s->records++;
-        if (rc || row.nfields != x->h.n)
+        if (rc || (!built && row.nfields != x->h.n))
             continue;
-        if (dl_item_from_csv_prepared(&s->it, x->ph, row.fields, x->h.n, &e) == DL_OK)
+        if (built || dl_item_from_csv_prepared(&s->it, x->ph, row.fields, x->h.n, &e) == DL_OK)
             dl_buf_append(&s->wire, s->it.wire.data, s->it.wire.len);
     }
     dl_csvfast_destroy(r);
@@ -507,6 +517,8 @@ int main(int argc, char **argv)
     const char *kernel = dl_simd_name(dl_cpu_level());
     if (!strcmp(mode, "csv-items"))
         csv_fn = run_csv, arg = CSV_FAST_ITEMS;
+    else if (!strcmp(mode, "csv-items-rows"))
+        csv_fn = run_csv, arg = CSV_ROW_ITEMS;
     else if (!strcmp(mode, "csv-items-call"))
         csv_fn = run_csv, arg = CSV_CALL_ITEMS;
     else if (!strcmp(mode, "csv-items-ref"))

@@ -25,7 +25,7 @@
 #include "core/cpu.h"
 #include "decode/arch/csv_kernels.h"
 
-#define WIN 8 /* blocks classified per refill (fewer right after a restart) */
+#define WIN 32 /* blocks classified per refill (fewer right after a restart) */
 
 struct esc {
     size_t field; /* index of a field whose value is in scratch */
@@ -66,6 +66,12 @@ struct dl_csvfast {
     size_t nesc, esc_alloc;
     struct dl_buf scratch;
     struct dl_csv *fb; /* the scalar reader behind the last row, when it came from there */
+    /* dl_csvfast_next_item */
+    uint32_t *ends; /* field ends of a plain record */
+    size_t ends_alloc;
+    const struct dl_item_csv_header *plain_h; /* the header it was last called with */
+    size_t plain_n;                           /* and its column count */
+    bool blk_stale; /* blk_line is to be worked out again from line (it skips the popcounts) */
     uint8_t tail[64];
 };
 
@@ -78,6 +84,7 @@ static void restart(struct dl_csvfast *r, size_t at, uint64_t line)
     r->ks.inside = 0;
     r->ks.prev_s = 1;
     r->blk_line = line;
+    r->blk_stale = false;
     r->pos = at;
     r->line = line;
 }
@@ -138,6 +145,7 @@ void dl_csvfast_destroy(struct dl_csvfast *r)
         return;
     dl_csv_destroy(r->fb);
     free(r->cur);
+    free(r->ends);
     free(r->esc);
     dl_buf_free(&r->scratch);
     free(r);
@@ -148,15 +156,35 @@ enum dl_simd_level dl_csvfast_level(const struct dl_csvfast *r)
     return r->k->level;
 }
 
-/* Classify the next blocks; false at the end of input. */
+/* Classify the tail of the input, fewer than 64 bytes, into m[i]. */
+static void classify_tail(struct dl_csvfast *r, size_t i)
+{
+    size_t avail = r->len - r->scan;
+    /* padded with delimiters: to the masks the end of input then looks like a delimiter,
+     * which is how a closing quote or a CR may stand last */
+    memset(r->tail, r->delim, sizeof r->tail);
+    memcpy(r->tail, r->p + r->scan, avail);
+    r->k->classify(r->tail, 1, -1, &r->kp, &r->ks, &r->m[i]);
+    uint64_t keep = ((uint64_t)1 << avail) - 1;
+    r->m[i].sep &= keep;
+    r->m[i].eol &= keep;
+    r->m[i].quote &= keep;
+    r->m[i].lb &= keep;
+    r->m[i].bad &= keep;
+    r->m[i].high &= keep;
+    r->scan = r->len;
+}
+
+/* Classify the next blocks (the input's tail too when the window has room for it); false at
+ * the end of input. */
 static bool refill(struct dl_csvfast *r)
 {
     size_t avail = r->len - r->scan;
     if (avail == 0)
         return false;
-    size_t n = avail / 64;
-    if (n > r->grow)
-        n = r->grow;
+    size_t n = avail / 64, grow = r->grow;
+    if (n > grow)
+        n = grow;
     if (r->grow < WIN)
         r->grow *= 2;
     r->wbase = r->scan;
@@ -164,24 +192,11 @@ static bool refill(struct dl_csvfast *r)
     if (n) {
         size_t end = r->scan + 64 * n;
         r->k->classify(r->p + r->scan, n, end < r->len ? r->p[end] : -1, &r->kp, &r->ks, r->m);
-        r->nb = n;
         r->scan = end;
-    } else {
-        /* the last partial block, padded with delimiters: to the masks the end of input then
-         * looks like a delimiter, which is how a closing quote or a CR may stand last */
-        memset(r->tail, r->delim, sizeof r->tail);
-        memcpy(r->tail, r->p + r->scan, avail);
-        r->k->classify(r->tail, 1, -1, &r->kp, &r->ks, r->m);
-        uint64_t keep = ((uint64_t)1 << avail) - 1;
-        r->m[0].sep &= keep;
-        r->m[0].eol &= keep;
-        r->m[0].quote &= keep;
-        r->m[0].lb &= keep;
-        r->m[0].bad &= keep;
-        r->m[0].high &= keep;
-        r->nb = 1;
-        r->scan = r->len;
     }
+    if (n < grow && r->scan < r->len && r->len - r->scan < 64)
+        classify_tail(r, n++);
+    r->nb = n;
     r->sep = r->m[0].sep;
     return true;
 }
@@ -370,6 +385,12 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
         row->end = true;
         return DL_OK;
     }
+    if (r->blk_stale && r->bi < r->nb) {
+        /* dl_csvfast_next_item left the reader at pos, in block bi, with line right */
+        size_t base = r->wbase + 64 * r->bi;
+        r->blk_line = r->line - dl_popcount64(r->m[r->bi].lb & ~bits_from(r->pos - base));
+    }
+    r->blk_stale = false;
     s = fs = r->pos;
     sline = r->line;
     r->nesc = 0;
@@ -441,4 +462,115 @@ enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct
         return fallback(r, row, err, s, sline);
     r->pos = r->len;
     return finish(r, row, err, s, r->len, sline, nf, high);
+}
+
+/* ---- records straight to items
+ * A record whose bytes the window's masks show without a quote or a byte >= 0x80, ending
+ * in a line break inside the window, is exactly its delimiter bits: no field needs
+ * unquoting, no UTF-8 needs validating, and dl_csv would read the same fields. Its field
+ * ends go to dl_item_from_csv_plain without making a row. The walk works on copies of the
+ * reader's position and commits only when the record is complete, so a record that turns
+ * out otherwise is read by dl_csvfast_next from where it began. A record that runs past the
+ * window's end has the window moved to its first byte (a record start is outside quotes
+ * and after a line break, so classifying can start there) and is tried once more. */
+
+static bool grow_ends(struct dl_csvfast *r, size_t n)
+{
+    uint32_t *e = realloc(r->ends, n * sizeof *e);
+    if (!e)
+        return false;
+    r->ends = e;
+    r->ends_alloc = n;
+    return true;
+}
+
+/* The row of a plain record the builder did not take: its fields from the ends. */
+static enum dl_err plain_row(struct dl_csvfast *r, struct dl_csv_row *row, const uint8_t *rec, size_t n)
+{
+    while (r->cur_alloc < n)
+        if (!grow_fields(r))
+            return DL_ERR_NOMEM;
+    for (size_t i = 0, start = 0; i < n; i++) {
+        r->cur[i] = dl_cursor_of(rec + start, r->ends[i] - start);
+        start = r->ends[i] + 1;
+    }
+    row->fields = r->cur;
+    return DL_OK;
+}
+
+enum dl_err dl_csvfast_next_item(struct dl_csvfast *r, const struct dl_item_csv_header *h, struct dl_item *it,
+                                 struct dl_csv_row *row, struct dl_pos_err *err, bool *built)
+{
+    *built = false;
+    if (h != r->plain_h) {
+        r->plain_h = h;
+        r->plain_n = dl_item_csv_header_columns(h);
+    }
+    const size_t n = r->plain_n;
+    if (r->fb || r->done || n == 0 || n > r->max_fields || (n > r->ends_alloc && !grow_ends(r, n)))
+        return dl_csvfast_next(r, row, err);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (r->bi == r->nb && !refill(r))
+            break;
+        size_t s = r->pos, bi = r->bi, nf = 0;
+        uint64_t sline = r->line, sep = r->sep;
+        uint32_t *ends = r->ends;
+        for (;;) {
+            const struct dl_csv_masks *m = &r->m[bi];
+            const size_t base = r->wbase + 64 * bi;
+            const uint64_t eol = sep & m->eol;
+            const unsigned t = eol ? (unsigned)__builtin_ctzll(eol) : 64;
+            const uint64_t before = t < 64 ? ((uint64_t)1 << t) - 1 : ~(uint64_t)0; /* bits below the end */
+            if ((m->quote | m->high) & bits_from(s > base ? s - base : 0) & before)
+                goto slow; /* a quote or a byte >= 0x80 in the record */
+            if (t < 64 && base + t == s) { /* a blank line (or the LF of a CRLF) before the record */
+                s++;
+                sline += (m->lb >> t) & 1;
+                sep &= sep - 1;
+                continue;
+            }
+            for (uint64_t d = sep & before; d; d &= d - 1) {
+                if (nf == n)
+                    goto slow; /* too many fields: the row path reports it */
+                ends[nf++] = (uint32_t)(base + (size_t)__builtin_ctzll(d) - s);
+            }
+            if (t < 64) {
+                const size_t g = base + t;
+                if (nf + 1 != n || g - s > r->max_record)
+                    goto slow;
+                ends[nf] = (uint32_t)(g - s);
+                /* no line break inside the record (it has no quotes): the next line is one on
+                 * when its terminator counts as a break (not the CR of a CRLF) */
+                r->bi = bi;
+                r->sep = sep & ~(((uint64_t)2 << t) - 1); /* the bits after the end */
+                r->pos = g + 1;
+                r->line = sline + ((m->lb >> t) & 1);
+                r->blk_stale = true;
+                row->end = false;
+                row->nfields = n;
+                row->fields = NULL;
+                row->record = ++r->record;
+                row->line = sline;
+                row->offset = s;
+                row->raw = dl_cursor_of(r->p + s, g - s);
+                if (dl_item_from_csv_plain(it, h, r->p + s, g - s, ends, r->delim, r->len - s)) {
+                    *built = true;
+                    return DL_OK;
+                }
+                return plain_row(r, row, r->p + s, n);
+            }
+            /* the record goes on in the next block */
+            if (++bi == r->nb)
+                break;
+            sep = r->m[bi].sep;
+        }
+        /* off the window's end: move the window to the record (blank lines passed), once;
+         * the input's last record, without a line break, is the row path's */
+        if (attempt || r->scan >= r->len || s >= r->len)
+            break;
+        restart(r, s, sline);
+        r->grow = WIN;
+    }
+slow:
+    return dl_csvfast_next(r, row, err);
 }

@@ -20,6 +20,7 @@
 
 #include "core/cpu.h"
 #include "decode/csv.h"
+#include "item/item.h"
 
 struct dl_csvfast;
 
@@ -39,6 +40,16 @@ enum dl_err dl_csvfast_new_range(const uint8_t *p, size_t start, size_t end, uin
 
 /* As dl_csv_next (row->fields valid until the next call or destroy). */
 enum dl_err dl_csvfast_next(struct dl_csvfast *r, struct dl_csv_row *row, struct dl_pos_err *err);
+
+/* As dl_csvfast_next, with the item built when the record allows: a record of h's column
+ * count whose masks show no quote and no byte >= 0x80, within one window, is built into it
+ * by dl_item_from_csv_plain and comes back with *built true and row as dl_csvfast_next would
+ * give it but for fields (NULL). Otherwise *built is false and row (fields included) is
+ * dl_csvfast_next's: the caller builds the item (dl_item_from_csv_prepared) or reports the
+ * error. Either way the records, their numbers, lines, offsets and errors are exactly
+ * dl_csvfast_next's. */
+enum dl_err dl_csvfast_next_item(struct dl_csvfast *r, const struct dl_item_csv_header *h, struct dl_item *it,
+                                 struct dl_csv_row *row, struct dl_pos_err *err, bool *built);
 
 void dl_csvfast_destroy(struct dl_csvfast *r);
 

@@ -404,8 +404,9 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
     if (e)
         goto out;
     for (;;) {
+        bool built;
         pe_reset(&pe);
-        e = dl_csvfast_next(r, &row, &pe);
+        e = dl_csvfast_next_item(r, x->ph, &s->item, &row, &pe, &built);
         if (e == DL_ERR_NOMEM)
             goto out;
         if (!e && row.end)
@@ -423,6 +424,8 @@ static enum dl_err par_csv(struct par *x, struct pslot *s, size_t from, size_t e
         s->rows += !e;
         if (e) {
             e = put_reject(s, rec, pe.line, pe.column, row.offset, row.raw, "%s", pe.msg);
+        } else if (built) {
+            e = put_item(s, rec, row.line, row.offset, row.raw);
         } else if (row.nfields != x->nnames) {
             e = put_reject(s, rec, row.line, 0, row.offset, row.raw, "row has %zu field%s, the %s has %zu",
                            row.nfields, row.nfields == 1 ? "" : "s", x->header_rows ? "header" : "--columns list",
@@ -738,8 +741,9 @@ check_names:
         }
     }
     for (;;) {
+        bool built;
         pe_reset(&pe);
-        e = dl_csvfast_next(r, &row, &pe);
+        e = dl_csvfast_next_item(r, ph, &d->item, &row, &pe, &built);
         if (e == DL_ERR_NOMEM)
             goto out_store;
         if (e) {
@@ -757,17 +761,19 @@ check_names:
         consumed(d, bytes.ptr + row.offset);
         nrows++;
         uint64_t rec = row.record - header_rows; /* data records are numbered from 1, after the header */
-        if (row.nfields != nnames) {
+        if (!built && row.nfields != nnames) {
             e = reject(sink, st, pl, rec, row.line, 0, row.raw, "row has %zu field%s, the %s has %zu",
                        row.nfields, row.nfields == 1 ? "" : "s", header_rows ? "header" : "--columns list", nnames);
             if (e)
                 goto out_store;
             continue;
         }
-        pe_reset(&pe);
-        e = csv_build(&d->item, ph, row.fields, nnames, &pe);
-        if (e == DL_ERR_NOMEM)
-            goto out_store;
+        if (!built) {
+            pe_reset(&pe);
+            e = csv_build(&d->item, ph, row.fields, nnames, &pe);
+            if (e == DL_ERR_NOMEM)
+                goto out_store;
+        }
         if (e) {
             /* the builder's message names the attribute; we add the field's place in the row */
             size_t f = pe.column;

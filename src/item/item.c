@@ -2467,6 +2467,37 @@ static bool prepared_keys(struct dl_item *it, const struct dl_item_csv_header *h
     return true;
 }
 
+/* The rest of a fast row once its wire form is written: every key found, the size within
+ * the limit, key and key_wire. False: take dl_item_from_csv. */
+static bool prepared_done(struct dl_item *it, const struct dl_item_csv_header *h, struct prow *r)
+{
+    if (r->found != (1u << h->ks.n) - 1 || r->size > DL_ITEM_MAX_SIZE)
+        return false;
+    if (h->ks.n) {
+        if (!prepared_keys(it, h, r->pk))
+            return false;
+    } else {
+        dl_buf_reset(&it->key);
+        dl_buf_reset(&it->key_wire);
+    }
+    dl_buf_reset(&it->scratch);
+    it->size = r->size;
+    it->del = false;
+    return true;
+}
+
+/* Start a fast row of n values totalling vsum bytes: the wire buffer big enough for it. */
+static bool prepared_begin(struct prow *r, struct dl_item *it, const struct dl_item_csv_header *h, size_t n,
+                           size_t vsum)
+{
+    r->w = &it->wire;
+    r->bound = h->pre_total + vsum + 2 * n + WIRE_SLACK; /* `,"name":{"T":"` value `"}` each */
+    r->size = h->names_total + vsum;
+    r->found = 0;
+    r->w->len = 0;
+    return (r->bound < r->w->alloc && r->bound <= r->w->cap) || dl_buf_reserve(r->w, r->bound) == DL_OK;
+}
+
 enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_csv_header *h,
                                       const struct dl_cursor *values, size_t n, struct dl_pos_err *why)
 {
@@ -2495,12 +2526,7 @@ enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_c
     if (vsum > DL_ITEM_MAX_SIZE)
         goto ref; /* its size would be too: names are not empty */
     struct prow r;
-    r.w = &it->wire;
-    r.bound = h->pre_total + vsum + 2 * n + WIRE_SLACK; /* `,"name":{"T":"` value `"}` each */
-    r.size = h->names_total + vsum;
-    r.found = 0;
-    r.w->len = 0;
-    if ((r.bound >= r.w->alloc || r.bound > r.w->cap) && dl_buf_reserve(r.w, r.bound))
+    if (!prepared_begin(&r, it, h, n, vsum))
         goto ref;
     const uint8_t *end = values[n - 1].ptr + values[n - 1].len;
     bool ok;
@@ -2508,18 +2534,8 @@ enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_c
         ok = row_contiguous(&r, h, values, n, end);
     else
         ok = row_cells(&r, h, values, n);
-    if (!ok || r.found != (1u << h->ks.n) - 1 || r.size > DL_ITEM_MAX_SIZE)
+    if (!ok || !prepared_done(it, h, &r))
         goto ref;
-    if (h->ks.n) {
-        if (!prepared_keys(it, h, r.pk))
-            goto ref;
-    } else {
-        dl_buf_reset(&it->key);
-        dl_buf_reset(&it->key_wire);
-    }
-    dl_buf_reset(&it->scratch);
-    it->size = r.size;
-    it->del = false;
     if (why) {
         why->code = DL_OK;
         why->offset = why->line = why->column = 0;
@@ -2528,6 +2544,83 @@ enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_c
     return DL_OK;
 ref:
     return dl_item_from_csv(it, h->names, values, n, h->has_ks ? &h->ks : NULL, why);
+}
+
+size_t dl_item_csv_header_columns(const struct dl_item_csv_header *h)
+{
+    return h->n;
+}
+
+/* Whether p[0..n) holds no byte that needs escaping or UTF-8 validation, delimiters aside
+ * (a tab delimiter is a control byte). */
+static bool record_plain(const uint8_t *p, size_t n, uint8_t delim)
+{
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++) {
+            uint8_t c = p[i];
+            if ((c < 0x20 && c != delim) || c >= 0x80 || c == '"' || c == '\\')
+                return false;
+        }
+        return true;
+    }
+    const v16i8 ctl = V16(0x20), quo = V16('"'), bsl = V16('\\'), dl = V16((int8_t)delim);
+    v2u64 acc = { 0, 0 };
+    for (size_t i = 0;; i += 16) {
+        if (i + 16 > n)
+            i = n - 16; /* the tail, overlapping */
+        v16i8 v;
+        memcpy(&v, p + i, 16);
+        acc |= ((v2u64)(ctl > v) & ~(v2u64)(v == dl)) | (v2u64)(v == quo) | (v2u64)(v == bsl);
+        if (i + 16 == n)
+            break;
+    }
+    return (acc[0] | acc[1]) == 0;
+}
+
+bool dl_item_from_csv_plain(struct dl_item *it, const struct dl_item_csv_header *h, const uint8_t *rec, size_t len,
+                            const uint32_t *ends, uint8_t delim, size_t readable)
+{
+    const size_t n = h->n;
+    if (!h->fast || n == 0 || len + 1 < n || !record_plain(rec, len, delim))
+        return false;
+    size_t vsum = len + 1 - n; /* every byte but the n - 1 delimiters */
+    struct prow r;
+    if (vsum > DL_ITEM_MAX_SIZE || !prepared_begin(&r, it, h, n, vsum))
+        return false;
+    const struct pcol *cols = h->cols;
+    const uint8_t *pre = h->pre;
+    const uint16_t close = '"' | '}' << 8; /* `"}`, little-endian */
+    const size_t wide_lim = readable >= 16 ? readable - 15 : 0; /* a value starting before it has 16 readable bytes */
+    uint8_t *o = r.w->data;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct pcol c = cols[i];
+        const size_t end = ends[i], vlen = end - start;
+        const uint8_t *vp = rec + start;
+        if (__builtin_expect((((vlen - 1) | (c.pre_len & PCOL_SLOW)) < 16) & (start < wide_lim), 1)) {
+            memcpy(o, pre + c.pre_off, PRE_PAD);
+            o += c.pre_len;
+            memcpy(o, vp, 16);
+            o += vlen;
+            memcpy(o, &close, 2);
+            o += 2;
+        } else if (vlen == 0 || (c.pre_len & PCOL_SLOW)) {
+            if (!(o = odd_cell(&r, h, i, dl_cursor_of(vp, vlen), true, vlen <= 16 && start < wide_lim, o)))
+                return false;
+        } else {
+            o = put_prefix(o, pre, c);
+            if (vlen <= 16)
+                copy_small(o, vp, vlen);
+            else
+                memcpy(o, vp, vlen);
+            o += vlen;
+            memcpy(o, &close, 2);
+            o += 2;
+        }
+        start = end + 1;
+    }
+    close_wire(r.w, o);
+    return prepared_done(it, h, &r);
 }
 
 /* ---------------------------------------------------------------- key extraction */

@@ -133,4 +133,18 @@ void dl_item_csv_header_destroy(struct dl_item_csv_header *h);
 enum dl_err dl_item_from_csv_prepared(struct dl_item *it, const struct dl_item_csv_header *h,
                                       const struct dl_cursor *values, size_t n, struct dl_pos_err *why);
 
+/* The header's column count. */
+size_t dl_item_csv_header_columns(const struct dl_item_csv_header *h);
+
+/* A plain CSV record -> item: what dl_item_from_csv_prepared builds from its fields, without
+ * them. rec[0..len) holds the header's n fields one `delim` byte apart, unquoted: field i is
+ * rec[ends[i-1] + 1 .. ends[i]) (ends[-1] taken as -1, ends[n-1] == len). rec[0..readable)
+ * may be read (readable >= len). True when built. False, with the item in no particular
+ * state, when the record is not for this path (a byte that needs JSON escaping or UTF-8
+ * validation, a missing, empty or invalid key, an item over the size limit, a header the
+ * fast path does not take, no memory): the caller then makes the fields and asks
+ * dl_item_from_csv_prepared, which builds the item or says what is wrong. */
+bool dl_item_from_csv_plain(struct dl_item *it, const struct dl_item_csv_header *h, const uint8_t *rec, size_t len,
+                            const uint32_t *ends, uint8_t delim, size_t readable);
+
 #endif
