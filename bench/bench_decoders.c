@@ -7,7 +7,7 @@
  * and fastest of the timed runs, after one untimed warm-up run; cpu is MB per CPU-second of
  * the whole process in the median run. bench/run-decoders.sh turns these lines into a table.)
  *
- *   bench_decoders MODE FILE [--level scalar|sse42|avx2|neon] [--threads N] [--runs N]
+ *   bench_decoders MODE FILE [--level scalar|sse42|avx2|avx512|neon] [--threads N] [--runs N]
  *                            [--chunk BYTES] [--key pk[:T][,sk[:T]]]
  *   bench_decoders levels    (prints the SIMD levels this CPU runs)
  *
@@ -470,7 +470,7 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "levels")) { /* the SIMD levels this CPU runs */
-        for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+        for (int l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++)
             if (dl_cpu_has((enum dl_simd_level)l))
                 printf("%s%s", l ? " " : "", dl_simd_name((enum dl_simd_level)l));
         printf("\n");
@@ -502,10 +502,10 @@ int main(int argc, char **argv)
         die("--runs must be 1..100");
     if (level) {
         int l;
-        for (l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+        for (l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++)
             if (!strcmp(level, dl_simd_name((enum dl_simd_level)l)))
                 break;
-        if (l > DL_SIMD_NEON || dl_cpu_force((enum dl_simd_level)l) < 0) {
+        if (l >= DL_SIMD_COUNT || dl_cpu_force((enum dl_simd_level)l) < 0) {
             printf("SKIP %s %s: this CPU has no %s\n", mode, level, level);
             return 0;
         }

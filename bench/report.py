@@ -5,7 +5,8 @@
 import sys
 
 NAMES = {
-    "csv-items": "ddbload CSV -> items (dl_csvfast + dl_item_from_csv_prepared)",
+    "csv-items": "ddbload CSV -> items (dl_csvfast_next_item: plain records straight to items, as decode.c reads)",
+    "csv-items-rows": "ddbload CSV -> items, every record as a row (dl_csvfast + dl_item_from_csv_prepared)",
     "csv-items-call": "ddbload CSV -> items, per-call builder (dl_csvfast + dl_item_from_csv)",
     "csv-items-ref": "ddbload CSV -> items, scalar reader (dl_csv + dl_item_from_csv_prepared)",
     "csv-rows": "ddbload CSV rows only (dl_csvfast)",

@@ -45,7 +45,7 @@ S=$build/bench/bench_simdjson
 results=$bench_dir/results.txt
 : >"$results"
 levels=$("$B" levels 2>/dev/null || true)
-[ -n "$levels" ] || levels="scalar sse42 avx2 neon"
+[ -n "$levels" ] || levels="scalar sse42 avx2 avx512 neon"
 
 run() { # a measurement; its RESULT (or SKIP) line goes to results.txt
   echo "   $*" >&2
@@ -60,9 +60,12 @@ for l in $levels; do
   run "$B" csv-rows "$data/numeric.csv" --level "$l"
   run "$B" json-items "$data/records.ndjson" --level "$l" --key id:S
 done
-# the per-call builder (dl_item_from_csv) that csv-items' prepared header replaces, with the
-# best kernel: the item-building speed-up in the same run
+# every record as a row + the prepared builder, and the per-call builder (dl_item_from_csv),
+# with the best kernel: what building plain records straight to items and the prepared header
+# each gain, in the same run
 best=${levels##* }
+run "$B" csv-items-rows "$data/wide.csv" --level "$best" --key id:S,seq:N
+run "$B" csv-items-rows "$data/numeric.csv" --level "$best" --key id:N
 run "$B" csv-items-call "$data/wide.csv" --level "$best" --key id:S,seq:N
 run "$B" csv-items-call "$data/numeric.csv" --level "$best" --key id:N
 run "$B" csv-items-ref "$data/wide.csv" --key id:S,seq:N

@@ -13,7 +13,7 @@
 #
 # The subset: src/core/{err,buf,arena,json,cpu}.c, src/decode/{jsonrec,jsonfast,csv,csvfast}.c
 # (csvfast when present), src/item/*.c, src/decode/arch/*_scalar.c and *_neon.c; the tests are
-# test_json, test_jsonrec, test_item, test_number, test_jsonfast, test_csv and test_csvfast
+# test_json, test_jsonrec, test_item, test_number, test_jsonfast, test_csv, test_csvfast and test_csvitem
 # (those whose source exists), linked statically. DL_TEST_QUICK=1 is set: tests that loop over
 # generated inputs run a smaller count under emulation.
 set -u
@@ -88,7 +88,7 @@ rm -f "$OUT/libdecode.a"
 
 fail=0
 tests=()
-for t in ${CROSS_TESTS:-test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast}; do
+for t in ${CROSS_TESTS:-test_json test_jsonrec test_item test_number test_jsonfast test_csv test_csvfast test_csvitem}; do
     src="$ROOT/tests/unit/$t.c"
     [ -f "$src" ] || continue
     if "$CC" "${CFLAGS[@]}" -static \

@@ -18,8 +18,8 @@ static bool probe(enum dl_simd_level l);
 /* cpuid is slow in some VMs (tens of microseconds): ask once per level */
 bool dl_cpu_has(enum dl_simd_level l)
 {
-    static int cache[DL_SIMD_NEON + 1]; /* 0 unknown, 1 no, 2 yes */
-    if (l > DL_SIMD_NEON)
+    static int cache[DL_SIMD_COUNT]; /* 0 unknown, 1 no, 2 yes */
+    if ((unsigned)l >= DL_SIMD_COUNT)
         return false;
     int c = __atomic_load_n(&cache[l], __ATOMIC_RELAXED);
     if (!c) {
@@ -37,23 +37,29 @@ static bool probe(enum dl_simd_level l)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return false;
-    bool pclmul = c & bit_PCLMUL, sse42 = c & bit_SSE4_2;
+    bool pclmul = c & bit_PCLMUL, sse42 = c & bit_SSE4_2, popcnt = c & bit_POPCNT;
     bool osxsave = c & bit_OSXSAVE, avx = c & bit_AVX;
     if (l == DL_SIMD_SSE42)
         return sse42 && pclmul;
-    if (l == DL_SIMD_AVX2) {
-        if (!(sse42 && pclmul && osxsave && avx))
-            return false;
-        /* the OS must save the YMM state (XCR0 bits 1 and 2) */
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        if ((lo & 6) != 6)
-            return false;
-        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-            return false;
+    if (l != DL_SIMD_AVX2 && l != DL_SIMD_AVX512)
+        return false;
+    if (!(sse42 && pclmul && osxsave && avx))
+        return false;
+    /* the OS must save the YMM state (XCR0 bits 1 and 2), and for AVX-512 the opmask and ZMM
+     * state too (bits 5, 6 and 7): a CPU can have AVX-512 that the kernel does not enable */
+    unsigned lo, hi, os_state = l == DL_SIMD_AVX512 ? 0xE6 : 0x06;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & os_state) != os_state)
+        return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return false;
+    if (l == DL_SIMD_AVX2)
         return b & bit_AVX2;
-    }
-    return false;
+    /* VBMI and VBMI2 (byte permutes across the vector, byte compress) leave out Skylake-SP and
+     * Cascade Lake, whose clock drops under 512-bit code; AVX2 serves them as well */
+    const unsigned need_b = bit_AVX2 | bit_BMI | bit_BMI2 | bit_AVX512F | bit_AVX512BW | bit_AVX512VL;
+    const unsigned need_c = bit_AVX512VBMI | bit_AVX512VBMI2;
+    return popcnt && (b & need_b) == need_b && (c & need_c) == need_c;
 #elif defined(__aarch64__)
     return l == DL_SIMD_NEON;
 #else
@@ -68,12 +74,25 @@ const char *dl_simd_name(enum dl_simd_level l)
     case DL_SIMD_SSE42: return "sse42";
     case DL_SIMD_AVX2: return "avx2";
     case DL_SIMD_NEON: return "neon";
+    case DL_SIMD_AVX512: return "avx512";
     }
     return "unknown";
 }
 
+/* The next level down: avx512 > avx2 > sse42 > scalar, neon > scalar. */
+static enum dl_simd_level below(enum dl_simd_level l)
+{
+    switch (l) {
+    case DL_SIMD_AVX512: return DL_SIMD_AVX2;
+    case DL_SIMD_AVX2: return DL_SIMD_SSE42;
+    default: return DL_SIMD_SCALAR;
+    }
+}
+
 static enum dl_simd_level best(void)
 {
+    if (dl_cpu_has(DL_SIMD_AVX512))
+        return DL_SIMD_AVX512;
     if (dl_cpu_has(DL_SIMD_AVX2))
         return DL_SIMD_AVX2;
     if (dl_cpu_has(DL_SIMD_SSE42))
@@ -89,23 +108,23 @@ static void init(void)
     const char *env = getenv("DDBLOAD_SIMD");
     if (!env || !*env)
         return;
-    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++) {
+    for (int l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++) {
         if (strcmp(env, dl_simd_name((enum dl_simd_level)l)) != 0)
             continue;
         if (dl_cpu_has((enum dl_simd_level)l)) {
             level = (enum dl_simd_level)l;
         } else {
-            /* fall back to the best level not above the requested one */
-            enum dl_simd_level f = DL_SIMD_SCALAR;
-            if (l == DL_SIMD_AVX2 && dl_cpu_has(DL_SIMD_SSE42))
-                f = DL_SIMD_SSE42;
+            /* fall back to the best level below the requested one (scalar is always there) */
+            enum dl_simd_level f = below((enum dl_simd_level)l);
+            while (!dl_cpu_has(f))
+                f = below(f);
             level = f;
             snprintf(note, sizeof note, "DDBLOAD_SIMD=%s is not supported by this CPU; using %s", env,
                      dl_simd_name(f));
         }
         return;
     }
-    snprintf(note, sizeof note, "DDBLOAD_SIMD=%s is unknown (scalar, sse42, avx2, neon); using %s", env,
+    snprintf(note, sizeof note, "DDBLOAD_SIMD=%s is unknown (scalar, sse42, avx2, avx512, neon); using %s", env,
              dl_simd_name(level));
 }
 

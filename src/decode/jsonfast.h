@@ -71,11 +71,11 @@ void dl_jsonfast_stats(const struct dl_jsonfast *r, struct dl_jsonfast_stats *ou
 void dl_jsonfast_tune(struct dl_jsonfast *r, size_t window);
 
 /* For tests and benchmarks: use the stage 1 kernel for level instead of dl_cpu_level()'s
- * (call before the first dl_jsonfast_next). The caller makes sure the CPU has it
- * (dl_cpu_has); -1 if this build has no kernel for level. */
+ * (call before the first dl_jsonfast_next). -1 (and nothing changes) if this build has no
+ * kernel for level or the CPU lacks it (dl_cpu_has). */
 int dl_jsonfast_use_level(struct dl_jsonfast *r, enum dl_simd_level level);
 
-/* Name of the stage 1 kernel the reader uses ("scalar", "sse42", "avx2", "neon"). */
+/* Name of the stage 1 kernel the reader uses ("scalar", "sse42", "avx2", "avx512", "neon"). */
 const char *dl_jsonfast_kernel(const struct dl_jsonfast *r);
 
 #endif

@@ -510,7 +510,7 @@ static enum dl_err apply_types(struct ctx *c, const struct dl_json *v, const cha
                             quoted(m->key, b), quoted(pk->name, kn), sk->name.len ? " and " : "",
                             sk->name.len ? quoted(sk->name, sn) : "");
             }
-            char t;
+            char t = 0; /* set by parse_type; GCC 12 -O3 cannot see it (maybe-uninitialized) */
             if ((rc = parse_type(c, m, p2, &t)) || (rc = set_type(c, k, t, m, p2)))
                 return rc;
         }

@@ -1,5 +1,6 @@
 /* Differential fuzz target: the same bytes through dl_csv (the scalar reference) and through
- * dl_csvfast with every SIMD kernel this CPU has must give identical rows and errors; CSV ->
+ * dl_csvfast with every SIMD kernel this CPU has must give identical rows and errors (also when
+ * dl_csvfast_next_item builds the records it can straight to items); CSV ->
  * items (first clean record as the header, dl_item_from_csv on every row as decode.c does it)
  * must give identical items and rejections on both paths; and reading the input in chunks
  * (dl_chunk_plan_csv + dl_csvfast_new_range with the default kernel, a small chunk size taken
@@ -24,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct rd {
     struct dl_csv *slow;
     struct dl_csvfast *fast;
+    bool items;    /* fast: records through dl_csvfast_next_item once the header is known */
+    uint8_t delim; /* items: the delimiter, to split the records it builds */
 };
 
 static enum dl_err rd_next(struct rd *r, struct dl_csv_row *row, struct dl_pos_err *e)
@@ -70,10 +73,34 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
     size_t nnames = 0;
     bool have_header = false;
     struct dl_item_csv_header *ph = NULL; /* the prepared builder, checked against the reference */
-    struct dl_item it2;
+    struct dl_item it2, it3;
+    struct dl_cursor split[8];
     dl_item_init(&it2);
+    dl_item_init(&it3);
     for (int calls = 0; calls < 1000000; calls++) {
-        enum dl_err rc = rd_next(r, &row, &e);
+        bool built = false;
+        enum dl_err rc;
+        if (r->items && ph) {
+            dl_pos_err_clear(&e);
+            rc = dl_csvfast_next_item(r->fast, ph, &it3, &row, &e, &built);
+        } else {
+            rc = rd_next(r, &row, &e);
+        }
+        if (built) {
+            /* a record built straight to an item is unquoted: its fields are its raw text
+             * cut at every delimiter, and the row must have been that many fields */
+            size_t nf = 0, start = 0;
+            for (size_t i = 0; i <= row.raw.len; i++)
+                if (i == row.raw.len || row.raw.ptr[i] == r->delim) {
+                    if (nf == 8 || row.fields)
+                        abort();
+                    split[nf++] = dl_cursor_of(row.raw.ptr + start, i - start);
+                    start = i + 1;
+                }
+            if (nf != row.nfields)
+                abort();
+            row.fields = split;
+        }
         note_row(o, base, rc, &row, &e, 0);
         if (!rc && row.end)
             break;
@@ -107,6 +134,12 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
                     ie, ie2, ie ? why.msg : "", ie2 ? why2.msg : "");
             abort();
         }
+        if (built && (ie || it->size != it3.size || !same(&it->wire, &it3.wire) || !same(&it->key, &it3.key) ||
+                      !same(&it->key_wire, &it3.key_wire))) {
+            fprintf(stderr, "fuzz_csv: dl_csvfast_next_item built an item dl_item_from_csv does not (%d: %s)\n", ie,
+                    ie ? why.msg : "");
+            abort();
+        }
         if (ie)
             dl_buf_printf(o, "  reject %d col %llu %s\n", ie, (unsigned long long)why.column, why.msg);
         else {
@@ -119,6 +152,7 @@ static void transcript(struct rd *r, const uint8_t *base, const struct dl_key_sc
     }
     dl_item_csv_header_destroy(ph);
     dl_item_free(&it2);
+    dl_item_free(&it3);
 }
 
 static void differ(const char *what, const struct dl_buf *a, const struct dl_buf *b)
@@ -167,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rd_close(&r);
 
     int prev = (int)dl_cpu_level();
-    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++) {
+    for (int l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++) {
         if (dl_cpu_force((enum dl_simd_level)l) < 0)
             continue;
         memset(&r, 0, sizeof r);
@@ -178,6 +212,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rd_close(&r);
         if (!same(&want, &got))
             differ(dl_simd_name((enum dl_simd_level)l), &want, &got);
+        /* the same with records built straight to items where the reader can */
+        memset(&r, 0, sizeof r);
+        dl_buf_reset(&got);
+        if (dl_csvfast_new(p, size, opts, &r.fast) != DL_OK)
+            abort();
+        r.items = true;
+        r.delim = opts->delim ? opts->delim : ',';
+        transcript(&r, p, &ks, &it, &got);
+        rd_close(&r);
+        if (!same(&want, &got))
+            differ("dl_csvfast_next_item", &want, &got);
         if (l != prev)
             continue; /* the chunked read with the kernel the CPU would pick */
 

@@ -96,7 +96,7 @@ static bool dl_fz_buf_eq(const struct dl_buf *a, const struct dl_buf *b)
 /* Kernels this CPU runs (cpuid is slow in VMs: ask once). */
 static bool dl_fz_has(enum dl_simd_level level)
 {
-    static int known[4];
+    static int known[DL_SIMD_COUNT];
     if (!known[level])
         known[level] = dl_cpu_has(level) ? 1 : 2;
     return known[level] == 1;
@@ -205,13 +205,14 @@ static const struct dl_key_schema dl_fz_schemas[] = {
 static int dl_fz_json_all(const uint8_t *data, size_t size, char *why, size_t whylen,
                           struct dl_jsonfast_stats *stats)
 {
-    static const enum dl_simd_level levels[] = { DL_SIMD_SCALAR, DL_SIMD_SSE42, DL_SIMD_AVX2, DL_SIMD_NEON };
+    static const enum dl_simd_level levels[] = { DL_SIMD_SCALAR, DL_SIMD_SSE42, DL_SIMD_AVX2, DL_SIMD_AVX512,
+                                                 DL_SIMD_NEON };
     static const enum dl_jsonrec_mode modes[] = { DL_JSONREC_AUTO, DL_JSONREC_JSON, DL_JSONREC_NDJSON };
     static const size_t windows[] = { 0, 64, 128 };
     const size_t nschemas = sizeof dl_fz_schemas / sizeof dl_fz_schemas[0];
     const struct dl_key_schema *schema = &dl_fz_schemas[size % nschemas];
     int bad = 0;
-    for (size_t l = 0; l < 4; l++) {
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
         if (!dl_fz_has(levels[l]))
             continue;
         for (size_t m = 0; m < 3; m++)

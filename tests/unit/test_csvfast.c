@@ -114,12 +114,12 @@ static bool same_str(const char *s, const struct dl_csv_opts *o)
 }
 
 /* The levels this CPU runs; the loop body runs once per level with it forced. */
-static enum dl_simd_level levels[4];
+static enum dl_simd_level levels[DL_SIMD_COUNT];
 static int nlevels;
 
 static void find_levels(void)
 {
-    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+    for (int l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++)
         if (dl_cpu_has((enum dl_simd_level)l))
             levels[nlevels++] = (enum dl_simd_level)l;
 }
@@ -395,7 +395,7 @@ static uint32_t rnd_len(void)
 
 /* Each kernel's UTF-8 validator gives dl_utf8_valid's verdict: every 1- and 2-byte
  * sequence, every 3-byte sequence with a lead of E0..EF, 4-byte sequences over the leads
- * F0..F7 and edge continuations, each at every offset around the 16- and 32-byte steps and
+ * F0..F7 and edge continuations, each at every offset around the 16-, 32- and 64-byte steps and
  * truncated at the end; then random mixes. */
 static void test_utf8_kernels(void)
 {
@@ -418,8 +418,8 @@ static void test_utf8_kernels(void)
                             seq[1] = (uint8_t)b;
                             seq[2] = conts[c];
                             seq[3] = conts[d];
-                            /* at the start, straddling the 16- and 32-byte steps, and last */
-                            static const size_t ats[] = { 0, 13, 14, 15, 29, 30, 31, 45 };
+                            /* at the start, straddling the 16-, 32- and 64-byte steps, and last */
+                            static const size_t ats[] = { 0, 13, 14, 15, 29, 30, 31, 45, 61, 62, 63 };
                             for (size_t ai = 0; ai < sizeof ats / sizeof ats[0]; ai += (size_t)(scale > 1 ? 3 : 1)) {
                                 size_t at = ats[ai];
                                 memset(buf, 'a', at);

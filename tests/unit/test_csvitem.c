@@ -141,7 +141,7 @@ out:
 }
 
 #define FOR_EACH_KERNEL                                                                   \
-    for (int l_ = DL_SIMD_SCALAR; l_ <= DL_SIMD_NEON; l_++)                               \
+    for (int l_ = DL_SIMD_SCALAR; l_ < DL_SIMD_COUNT; l_++)                               \
         if (dl_cpu_force((enum dl_simd_level)l_) >= 0 &&                                  \
             (kernel_name = dl_simd_name((enum dl_simd_level)l_)) != NULL)
 

@@ -11,7 +11,9 @@
 #include "decode/arch/json_kernels.h"
 #include "test.h"
 
-static const enum dl_simd_level all_levels[] = { DL_SIMD_SCALAR, DL_SIMD_SSE42, DL_SIMD_AVX2, DL_SIMD_NEON };
+static const enum dl_simd_level all_levels[] = { DL_SIMD_SCALAR, DL_SIMD_SSE42, DL_SIMD_AVX2, DL_SIMD_AVX512,
+                                                 DL_SIMD_NEON };
+#define NLEVELS (sizeof all_levels / sizeof all_levels[0])
 static char why[8192];
 /* DL_TEST_QUICK=1 (set by tools/cross-test.sh under qemu): smaller generated workloads */
 static int quick;
@@ -137,6 +139,7 @@ static void s1_run(const struct dl_json_kernel *k, const uint8_t *p, size_t nblo
 {
     struct dl_json_s1 st;
     memset(&st, 0, sizeof st);
+    memset(o->idx, 0xA5, sizeof o->idx); /* no entries left over from the previous kernel's run */
     o->err = SIZE_MAX;
     o->n = k->stage1(p, nblocks, &st, o->idx, 0, o->bs, o->nl, &o->err);
 }
@@ -151,7 +154,8 @@ static void test_kernels_agree(void)
     static struct s1out a, b;
     for (int iter = 0; iter < 3000; iter++) {
         size_t nblocks = 1 + rn(63);
-        int style = (int)rn(4);
+        int style = (int)rn(5);
+        uint32_t dense = (uint32_t)rn(65); /* style 4: blocks of 0..64 index entries */
         for (size_t i = 0; i < 64 * nblocks; i++) {
             if (style == 0)
                 buf[i] = (uint8_t)alphabet[rn(sizeof alphabet - 1)];
@@ -159,8 +163,10 @@ static void test_kernels_agree(void)
                 buf[i] = (uint8_t)rnd();
             else if (style == 2)
                 buf[i] = rn(8) ? (uint8_t)("ab \"\\:,{"[rn(8)]) : (uint8_t)alphabet[rn(sizeof alphabet - 1)];
-            else
+            else if (style == 3)
                 buf[i] = rn(3) ? (uint8_t)'\\' : (uint8_t)("\"a"[rn(2)]);
+            else
+                buf[i] = rn(64) < dense ? (uint8_t)"{}[]:,\""[rn(100) ? rn(6) : 6] : (uint8_t)(rn(2) ? ' ' : '1');
         }
         s1_run(ref, buf, nblocks, &a);
         for (size_t i = 0; i < 64 * nblocks; i++) {
@@ -171,7 +177,7 @@ static void test_kernels_agree(void)
             if (i % 64 == 63 && a.bs[i / 64] != (memchr(buf + i - 63, '\\', 64) != NULL))
                 CHECK(0);
         }
-        for (size_t l = 1; l < 4; l++) {
+        for (size_t l = 1; l < NLEVELS; l++) {
             if (!dl_fz_has(all_levels[l]))
                 continue;
             const struct dl_json_kernel *k = dl_json_kernel_for(all_levels[l]);
@@ -195,7 +201,7 @@ static void test_kernel_index_known(void)
     /* { at 0, opening quote 1, ':' 7, '[' 8, 1 at 9, ',' 10, true 12, ',' 16, quote 17, ']' 22,
      * ',' 23, quote 24, ':' 28, atom 30, '}' 37 */
     static const uint32_t want[] = { 0, 1, 7, 8, 9, 10, 12, 16, 17, 22, 23, 24, 28, 30, 37 };
-    for (size_t l = 0; l < 4; l++) {
+    for (size_t l = 0; l < NLEVELS; l++) {
         if (!dl_fz_has(all_levels[l]))
             continue;
         static struct s1out o;
@@ -218,7 +224,7 @@ static void u8_case(const uint8_t *seq, size_t n)
     for (size_t at = 58; at < 68; at += (n > 2 ? 3 : 1)) {
         memset(buf, 'a', sizeof buf);
         memcpy(buf + at, seq, n);
-        for (size_t l = 0; l < 4; l++) {
+        for (size_t l = 0; l < NLEVELS; l++) {
             if (!dl_fz_has(all_levels[l]))
                 continue;
             static struct s1out o;
@@ -334,7 +340,7 @@ static void test_json_test_suite(void)
         files++;
         test_current = e->d_name;
         CHECK_SAME(b.data ? (const char *)b.data : "", b.len);
-        for (size_t l = 0; l < 4; l++) {
+        for (size_t l = 0; l < NLEVELS; l++) {
             if (!dl_fz_has(all_levels[l]))
                 continue;
             bool rej = rejected(b.data, b.len, all_levels[l]);
@@ -425,7 +431,7 @@ static void test_fast_path_used(void)
                  i, i, i % 10, i);
         sb_s(&b, line);
     }
-    for (size_t l = 0; l < 4; l++) {
+    for (size_t l = 0; l < NLEVELS; l++) {
         if (!dl_fz_has(all_levels[l]))
             continue;
         static const size_t windows[] = { 0, 64, 128, 4096 };
@@ -721,7 +727,7 @@ static void test_numbers(void)
         gen_number(&ddb);
         sb_s(&ddb, "\"}}\n");
     }
-    for (size_t l = 0; l < 4; l++) {
+    for (size_t l = 0; l < NLEVELS; l++) {
         if (!dl_fz_has(all_levels[l]))
             continue;
         const struct dl_key_schema *schemas[] = { NULL, &kn, &ksch };
@@ -1095,7 +1101,7 @@ static void test_random_differential(void)
         enum dl_jsonrec_mode mode = modes[layout == 0 ? (rn(2) ? 2 : 0) : rn(3)];
         enum dl_jsonfast_kind kind = ddb ? DL_JSONFAST_DDB : (rn(10) ? DL_JSONFAST_PLAIN : DL_JSONFAST_DDB);
         size_t window = windows[rn(6)];
-        for (size_t l = 0; l < 4; l++) {
+        for (size_t l = 0; l < NLEVELS; l++) {
             if (!dl_fz_has(all_levels[l]))
                 continue;
             runs++;
@@ -1174,7 +1180,7 @@ static double now(void)
 static void test_kernel_selection(void)
 {
     int prev = -1;
-    for (size_t l = 0; l < 4; l++) {
+    for (size_t l = 0; l < NLEVELS; l++) {
         if (!dl_fz_has(all_levels[l]))
             continue;
         int was = dl_cpu_force(all_levels[l]);
@@ -1193,7 +1199,7 @@ static void test_kernel_selection(void)
 int main(void)
 {
     quick = getenv("DL_TEST_QUICK") && atoi(getenv("DL_TEST_QUICK")) > 0;
-    for (size_t l = 0; l < 4; l++)
+    for (size_t l = 0; l < NLEVELS; l++)
         if (dl_fz_has(all_levels[l]))
             fprintf(stderr, "kernel available: %s\n", dl_simd_name(all_levels[l]));
     TIMED(test_kernel_selection);

@@ -1,9 +1,9 @@
 /* CSV stage 1: classify 64-byte blocks into bit masks (bit i = byte i of the block).
  *
- * One kernel per instruction set (csv_scalar.c, csv_sse42.c, csv_avx2.c, csv_neon.c), each
- * compiled with its own flags; dl_csv_kernel() picks one for a SIMD level. Every kernel gives
- * exactly the scalar kernel's masks (tests/unit/test_csvfast.c and tests/fuzz/fuzz_csv.c check
- * this through the reader). Quoted regions come from the prefix XOR of the quote mask (a
+ * One kernel per instruction set (csv_scalar.c, csv_sse42.c, csv_avx2.c, csv_avx512.c,
+ * csv_neon.c), each compiled with its own flags; dl_csv_kernel() picks one for a SIMD level.
+ * Every kernel gives exactly the scalar kernel's masks (tests/unit/test_csvfast.c and
+ * tests/fuzz/fuzz_csv.c check this through the reader). Quoted regions come from the prefix XOR of the quote mask (a
  * carry-less multiply by all ones), carried from block to block in dl_csv_kstate.
  *
  * The prefix-XOR reading of quotes agrees with RFC 4180 (and with dl_csv) as long as every
@@ -72,6 +72,7 @@ const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level);
 extern const struct dl_csv_kernel dl_csv_kernel_scalar;
 extern const struct dl_csv_kernel dl_csv_kernel_sse42;
 extern const struct dl_csv_kernel dl_csv_kernel_avx2;
+extern const struct dl_csv_kernel dl_csv_kernel_avx512;
 extern const struct dl_csv_kernel dl_csv_kernel_neon;
 
 /* UTF-8 validation by table lookups (the "lookup" algorithm of Keiser and Lemire,

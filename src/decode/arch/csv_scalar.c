@@ -68,24 +68,25 @@ static uint64_t count_byte(const uint8_t *p, size_t n, uint8_t c)
 const struct dl_csv_kernel dl_csv_kernel_scalar = { DL_SIMD_SCALAR, classify, utf8_valid, count_byte };
 
 /* dl_cpu_has runs CPUID, which a virtual machine may trap: ask once, not per reader. */
-static bool has[DL_SIMD_NEON + 1];
+static bool has[DL_SIMD_COUNT];
 static pthread_once_t has_once = PTHREAD_ONCE_INIT;
 
 static void find_has(void)
 {
-    for (int l = DL_SIMD_SCALAR; l <= DL_SIMD_NEON; l++)
+    for (int l = DL_SIMD_SCALAR; l < DL_SIMD_COUNT; l++)
         has[l] = dl_cpu_has((enum dl_simd_level)l);
 }
 
 const struct dl_csv_kernel *dl_csv_kernel(enum dl_simd_level level)
 {
     pthread_once(&has_once, find_has);
-    if ((int)level < DL_SIMD_SCALAR || level > DL_SIMD_NEON || !has[level])
+    if ((unsigned)level >= DL_SIMD_COUNT || !has[level])
         return &dl_csv_kernel_scalar;
     switch (level) {
 #if defined(__x86_64__)
     case DL_SIMD_SSE42: return &dl_csv_kernel_sse42;
     case DL_SIMD_AVX2: return &dl_csv_kernel_avx2;
+    case DL_SIMD_AVX512: return &dl_csv_kernel_avx512;
 #elif defined(__aarch64__)
     case DL_SIMD_NEON: return &dl_csv_kernel_neon;
 #endif

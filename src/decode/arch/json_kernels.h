@@ -5,9 +5,10 @@
  *
  * One kernel per instruction set, each in its own file compiled with its own flags:
  * json_scalar.c (always built, plain C, the reference), json_sse42.c (SSE4.2 + PCLMUL),
- * json_avx2.c (AVX2 + PCLMUL), json_neon.c (NEON + PMULL). Every kernel must produce exactly the
- * same index and the same per-block backslash flags; the error position may differ (it only
- * decides whether stage 2 tries the fast path, never what the output is).
+ * json_avx2.c (AVX2 + PCLMUL), json_avx512.c (AVX-512 BW + VBMI/VBMI2 + PCLMUL), json_neon.c
+ * (NEON + PMULL). Every kernel must produce exactly the same index and the same per-block
+ * backslash flags; the error position may differ (it only decides whether stage 2 tries the
+ * fast path, never what the output is).
  *
  * The index holds, in increasing order:
  *   - the structural characters { } [ ] : , outside strings,
@@ -59,11 +60,13 @@ extern const struct dl_json_kernel dl_json_kernel_scalar;
 #if defined(__x86_64__)
 extern const struct dl_json_kernel dl_json_kernel_sse42;
 extern const struct dl_json_kernel dl_json_kernel_avx2;
+extern const struct dl_json_kernel dl_json_kernel_avx512;
 #elif defined(__aarch64__)
 extern const struct dl_json_kernel dl_json_kernel_neon;
 #endif
 
-/* The kernel for a SIMD level; the scalar kernel for a level this build has no kernel for. */
+/* The kernel for a SIMD level; the scalar kernel for a level this build has no kernel for or
+ * this CPU lacks (dl_cpu_has). */
 const struct dl_json_kernel *dl_json_kernel_for(enum dl_simd_level level);
 
 /* ---- shared bit logic ---------------------------------------------------------------------- */

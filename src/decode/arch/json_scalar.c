@@ -146,7 +146,11 @@ const struct dl_json_kernel dl_json_kernel_scalar = { DL_SIMD_SCALAR, "scalar", 
 
 const struct dl_json_kernel *dl_json_kernel_for(enum dl_simd_level level)
 {
+    if (!dl_cpu_has(level))
+        return &dl_json_kernel_scalar;
 #if defined(__x86_64__)
+    if (level == DL_SIMD_AVX512)
+        return &dl_json_kernel_avx512;
     if (level == DL_SIMD_AVX2)
         return &dl_json_kernel_avx2;
     if (level == DL_SIMD_SSE42)
