@@ -65,6 +65,29 @@ static const char *test_current = "";
         fn();                                                                            \
     } while (0)
 
+/* A test input on stderr, escaped, after a failure: "  <tag>input (n bytes): "..."" (at most
+ * 800 bytes shown). */
+static inline void test_show_input(const char *tag, const unsigned char *p, size_t n)
+{
+    fprintf(stderr, "  %sinput (%zu bytes): \"", tag, n);
+    for (size_t i = 0; i < n && i < 800; i++) {
+        unsigned char c = p[i];
+        if (c == '\n')
+            fprintf(stderr, "\\n");
+        else if (c == '\r')
+            fprintf(stderr, "\\r");
+        else if (c == '\t')
+            fprintf(stderr, "\\t");
+        else if (c == '"' || c == '\\')
+            fprintf(stderr, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7F)
+            fprintf(stderr, "\\x%02X", c);
+        else
+            fputc(c, stderr);
+    }
+    fprintf(stderr, "\"\n");
+}
+
 static inline int test_summary(void)
 {
     fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);

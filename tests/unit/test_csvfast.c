@@ -19,23 +19,7 @@ static int scale = 1;
 
 static void show(const uint8_t *p, size_t n)
 {
-    fprintf(stderr, "  input (%zu bytes): \"", n);
-    for (size_t i = 0; i < n && i < 600; i++) {
-        uint8_t c = p[i];
-        if (c == '\n')
-            fprintf(stderr, "\\n");
-        else if (c == '\r')
-            fprintf(stderr, "\\r");
-        else if (c == '\t')
-            fprintf(stderr, "\\t");
-        else if (c == '"' || c == '\\')
-            fprintf(stderr, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            fprintf(stderr, "\\x%02X", c);
-        else
-            fputc(c, stderr);
-    }
-    fprintf(stderr, "\"\n");
+    test_show_input("", p, n);
 }
 
 /* Read p[0..n) with both readers; true if every call gave the same answer. Reports the

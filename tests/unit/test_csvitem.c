@@ -28,23 +28,9 @@ static uint64_t built_total, rows_total;
 
 static void show(const uint8_t *p, size_t n)
 {
-    fprintf(stderr, "  [%s] input (%zu bytes): \"", kernel_name, n);
-    for (size_t i = 0; i < n && i < 800; i++) {
-        uint8_t c = p[i];
-        if (c == '\n')
-            fprintf(stderr, "\\n");
-        else if (c == '\r')
-            fprintf(stderr, "\\r");
-        else if (c == '\t')
-            fprintf(stderr, "\\t");
-        else if (c == '"' || c == '\\')
-            fprintf(stderr, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            fprintf(stderr, "\\x%02X", c);
-        else
-            fputc(c, stderr);
-    }
-    fprintf(stderr, "\"\n");
+    char tag[32];
+    snprintf(tag, sizeof tag, "[%s] ", kernel_name);
+    test_show_input(tag, p, n);
 }
 
 static bool same_buf(const struct dl_buf *a, const struct dl_buf *b)
