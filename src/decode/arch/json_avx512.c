@@ -140,12 +140,7 @@ static size_t stage1_avx512(const uint8_t *p, size_t nblocks, struct dl_json_s1 
         nlmask[b] = _mm512_cmpeq_epi8_mask(v, k.nl);
         out = flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
-    st->in_string = in_string;
-    st->escaped = escaped;
-    st->scalar = scalar;
-    st->incomplete = incomplete;
-    if (nblocks)
-        memcpy(st->prev, p + 64 * nblocks - 32, 32);
+    dl_json_s1_save(st, in_string, escaped, scalar, incomplete, p, nblocks);
     return (size_t)(out - idx);
 }
 

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/cpu.h"
 
@@ -72,6 +73,19 @@ const struct dl_json_kernel *dl_json_kernel_for(enum dl_simd_level level);
 /* ---- shared bit logic ---------------------------------------------------------------------- */
 
 #define DL_JSON_EVEN_BITS 0x5555555555555555ULL
+
+/* Leave the state for the block after p's nblocks blocks (the kernels keep it in locals while
+ * they run: their stores to the index could otherwise alias *st). */
+static inline void dl_json_s1_save(struct dl_json_s1 *st, uint64_t in_string, uint64_t escaped, uint64_t scalar,
+                                   uint64_t incomplete, const uint8_t *p, size_t nblocks)
+{
+    st->in_string = in_string;
+    st->escaped = escaped;
+    st->scalar = scalar;
+    st->incomplete = incomplete;
+    if (nblocks)
+        memcpy(st->prev, p + 64 * nblocks - 32, 32);
+}
 
 /* Bytes of a block that a backslash escapes. bs is the block's backslash mask; *carry says
  * whether the block's first byte is escaped (and is updated for the next block).

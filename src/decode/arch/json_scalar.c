@@ -133,12 +133,7 @@ static size_t stage1_scalar(const uint8_t *p, size_t nblocks, struct dl_json_s1 
         nlmask[b] = nl;
         out = dl_json_flatten(out, pos0 + (uint32_t)(64 * b), bits);
     }
-    st->in_string = in_string;
-    st->escaped = escaped;
-    st->scalar = scalar;
-    st->incomplete = incomplete;
-    if (nblocks)
-        memcpy(st->prev, p + 64 * nblocks - 32, 32);
+    dl_json_s1_save(st, in_string, escaped, scalar, incomplete, p, nblocks);
     return (size_t)(out - idx);
 }
 
